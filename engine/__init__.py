@@ -1,0 +1,1 @@
+"""GAN Studio's training and inference engine: torch only, no Qt, usable headless."""

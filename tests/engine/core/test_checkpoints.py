@@ -1,0 +1,93 @@
+"""Checkpoint round trips, atomic writes and clear errors for broken files."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from engine.core.checkpoints import CheckpointError, checkpoint_paths, load_checkpoint, restore, save_checkpoint
+
+
+def _model_and_optimizer(seed: int = 0):
+    torch.manual_seed(seed)
+    model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU(), torch.nn.Linear(4, 2))
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    loss = model(torch.randn(5, 3)).pow(2).mean()
+    loss.backward()
+    optimizer.step()
+    return model, optimizer
+
+
+def test_round_trip_restores_weights_and_optimizer(tmp_path):
+    model, optimizer = _model_and_optimizer(0)
+    save_checkpoint(tmp_path / "run" / "step_1", kind="test.mlp", config={"width": 4}, step=1,
+                    modules={"net": model}, optimizers={"net": optimizer}, metrics={"loss/g": 0.5})
+
+    fresh, fresh_optimizer = _model_and_optimizer(1)
+    checkpoint = load_checkpoint(tmp_path / "run" / "step_1", expected_kind="test.mlp")
+    restore(checkpoint, {"net": fresh}, {"net": fresh_optimizer})
+
+    assert checkpoint.step == 1
+    assert checkpoint.config == {"width": 4}
+    assert checkpoint.metrics == {"loss/g": 0.5}
+    for original, loaded in zip(model.parameters(), fresh.parameters()):
+        assert torch.equal(original, loaded)
+    original_state = optimizer.state_dict()["state"][0]["exp_avg"]
+    assert torch.equal(fresh_optimizer.state_dict()["state"][0]["exp_avg"], original_state)
+    assert fresh_optimizer.state_dict()["state"][0]["step"] == optimizer.state_dict()["state"][0]["step"]
+
+
+def test_write_leaves_no_temp_files(tmp_path):
+    model, _ = _model_and_optimizer()
+    save_checkpoint(tmp_path / "ckpt", kind="test.mlp", config={}, step=0, modules={"net": model})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt.json", "ckpt.safetensors"]
+
+
+def test_truncated_weights_name_the_file(tmp_path):
+    model, _ = _model_and_optimizer()
+    weights, _ = checkpoint_paths(save_checkpoint(tmp_path / "ckpt", kind="test.mlp", config={}, step=0,
+                                                  modules={"net": model}))
+    weights.write_bytes(weights.read_bytes()[:40])
+    with pytest.raises(CheckpointError, match="truncated or corrupt") as raised:
+        load_checkpoint(tmp_path / "ckpt")
+    assert str(weights) in str(raised.value)
+
+
+def test_corrupt_json_names_the_file(tmp_path):
+    model, _ = _model_and_optimizer()
+    save_checkpoint(tmp_path / "ckpt", kind="test.mlp", config={}, step=0, modules={"net": model})
+    (tmp_path / "ckpt.json").write_text("{not json", encoding="utf-8")
+    with pytest.raises(CheckpointError, match="ckpt.json"):
+        load_checkpoint(tmp_path / "ckpt")
+
+
+def test_missing_file_is_reported(tmp_path):
+    with pytest.raises(CheckpointError, match="missing"):
+        load_checkpoint(tmp_path / "nothing")
+
+
+def test_wrong_kind_is_rejected(tmp_path):
+    model, _ = _model_and_optimizer()
+    save_checkpoint(tmp_path / "ckpt", kind="test.mlp", config={}, step=0, modules={"net": model})
+    with pytest.raises(CheckpointError, match="'image.dcgan' model is needed"):
+        load_checkpoint(tmp_path / "ckpt", expected_kind="image.dcgan")
+
+
+def test_shape_mismatch_names_parameter(tmp_path):
+    model, _ = _model_and_optimizer()
+    save_checkpoint(tmp_path / "ckpt", kind="test.mlp", config={}, step=0, modules={"net": model})
+    wider = torch.nn.Sequential(torch.nn.Linear(3, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
+    with pytest.raises(CheckpointError, match=r"0\.weight: checkpoint \(4, 3\) vs model \(8, 3\)"):
+        restore(load_checkpoint(tmp_path / "ckpt"), {"net": wider})
+
+
+def test_sidecar_is_plain_json(tmp_path):
+    model, optimizer = _model_and_optimizer()
+    save_checkpoint(tmp_path / "ckpt", kind="test.mlp", config={"lr": 1e-3}, step=7,
+                    modules={"net": model}, optimizers={"net": optimizer})
+    sidecar = json.loads((tmp_path / "ckpt.json").read_text(encoding="utf-8"))
+    assert sidecar["kind"] == "test.mlp"
+    assert sidecar["step"] == 7
+    assert sidecar["optimizers"]["net"]["param_groups"][0]["lr"] == 1e-3

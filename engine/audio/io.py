@@ -230,7 +230,7 @@ def _check_complete(path: Path, file_format: str, declared_frames: int, read_fra
     if file_format in ("WAV", "WAVEX"):
         # libsndfile silently shortens a WAV whose data chunk runs past the end of the file, so the
         # chunk header is compared with the file size here.
-        declared_frames, present_frames = _wav_data_chunk_frames(path)
+        declared_frames, present_frames = wav_data_chunk_frames(path)
         if declared_frames is not None and present_frames < declared_frames:
             _raise_truncated(path, declared_frames / rate_hz, present_frames / rate_hz)
         return
@@ -245,7 +245,7 @@ def _raise_truncated(path: Path, declared_s: float, present_s: float) -> None:
                      "copy or export it again.")
 
 
-def _wav_data_chunk_frames(path: Path) -> tuple[int | None, int]:
+def wav_data_chunk_frames(path: Path) -> tuple[int | None, int]:
     """Return (declared, present) frame counts of a RIFF/WAVE data chunk, with declared None when unknown.
 
     Writers that stream to a pipe leave the data size as 0 or 0xFFFFFFFF. libsndfile reads such

@@ -1,0 +1,1 @@
+"""Microphone and speaker access for the desktop app (the only package that uses sounddevice)."""

@@ -1,0 +1,43 @@
+"""Fixtures for the audio widget tests: isolated settings, a test tone file, the virtual audio helpers."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+import soundfile
+from PySide6.QtCore import QSettings
+
+from audio_test_helpers import TONE_RATE_HZ, two_tone
+
+ROOT_CONFTEST = Path(__file__).resolve().parents[2] / "conftest.py"
+
+
+@pytest.fixture(scope="session")
+def audio_tools(request: pytest.FixtureRequest) -> ModuleType:
+    """Return the test-wide conftest module, which contains ``feed_virtual_mic`` and ``capture_virtual_speaker``."""
+    for plugin in request.config.pluginmanager.get_plugins():
+        plugin_file = getattr(plugin, "__file__", None)
+        if plugin_file and Path(plugin_file).resolve() == ROOT_CONFTEST:
+            return plugin
+    module = sys.modules.get("conftest")
+    if module is not None and Path(module.__file__).resolve() == ROOT_CONFTEST:
+        return module
+    pytest.fail(f"{ROOT_CONFTEST} is not loaded as a conftest; run pytest from the repository root.")
+
+
+@pytest.fixture()
+def settings(tmp_path: Path):
+    """Settings stored in a temporary INI file, so tests never touch the user's settings."""
+    from desktop_app.settings import Settings
+
+    return Settings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+
+
+@pytest.fixture()
+def two_tone_wav(tmp_path: Path) -> Path:
+    path = tmp_path / "two_tone.wav"
+    soundfile.write(path, two_tone(), TONE_RATE_HZ, subtype="FLOAT")
+    return path

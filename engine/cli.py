@@ -24,11 +24,12 @@ from engine.core.checkpoints import CheckpointError
 from engine.core.console import EXIT_CANCELLED, EXIT_FAILED
 from engine.core.device import cpu_supports_bf16, pick_compute
 from engine.core.jobs import JobError
+from engine.image import cli as image_cli
 from engine.playground import cli as playground_cli
 
 logger = logging.getLogger(__name__)
 
-TASK_CLIS = (playground_cli,)
+TASK_CLIS = (playground_cli, image_cli)
 
 
 def package_version() -> str:

@@ -17,6 +17,7 @@ logger = logging.getLogger(__name__)
 TAB_CLASS_PATHS: list[str] = [
     "desktop_app.tabs.playground:PlaygroundTab",
     "desktop_app.tabs.audio_lab:AudioLabTab",
+    "desktop_app.tabs.image_generation:ImageGenerationTab",
 ]
 
 

@@ -1,0 +1,1 @@
+"""Floor 3: image generation with a DCGAN and a tag-conditional GAN."""

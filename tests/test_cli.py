@@ -91,6 +91,30 @@ def test_resume_continues_exactly(tmp_path, capsys):
         assert (expected[key] == resumed[key]).all(), f"{key} differs between resumed and uninterrupted runs"
 
 
+def test_resume_from_run_folder(tmp_path, capsys):
+    assert _train(capsys, tmp_path, "--steps", "4", "--checkpoint-every", "2")[0] == 0
+    code, records, err = _train(capsys, tmp_path, "--steps", "6", "--checkpoint-every", "2", "--resume", str(tmp_path))
+    assert code == 0, err
+    assert records[0]["total_steps"] == 2, "the folder should resume from its newest checkpoint, step 4"
+    assert (tmp_path / "step_000006.safetensors").is_file()
+
+
+def test_resume_past_target_fails(tmp_path, capsys):
+    assert _train(capsys, tmp_path, "--steps", "4")[0] == 0
+    code = main(["playground", "train", "--out", str(tmp_path), "--steps", "2", "--device", "cpu",
+                 "--resume", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "already at step 4" in err, err
+
+
+def test_zero_steps_rejected(tmp_path, capsys):
+    with pytest.raises(SystemExit) as raised:
+        main(["playground", "train", "--out", str(tmp_path), "--steps", "0"])
+    assert raised.value.code == 2
+    assert "must be at least 1" in capsys.readouterr().err
+
+
 def test_resume_rejects_changed_architecture(tmp_path, capsys):
     assert _train(capsys, tmp_path, "--steps", "2")[0] == 0
     code = main(["playground", "train", "--out", str(tmp_path), "--steps", "4", "--device", "cpu",

@@ -1,7 +1,7 @@
 """Checkpoints as safetensors weights plus a JSON sidecar, written atomically and loaded safely.
 
-A checkpoint named ``STEM`` is two files: ``STEM.safetensors`` holds every tensor (module weights
-and optimizer state tensors) and ``STEM.json`` holds the model kind, config, step, metrics, the
+A checkpoint named ``STEM`` is two files: ``STEM.safetensors`` contains every tensor (module weights
+and optimizer state tensors) and ``STEM.json`` contains the model kind, config, step, metrics, the
 optimizer's non-tensor state and free-form metadata. Loading never unpickles anything.
 """
 
@@ -46,6 +46,30 @@ class Checkpoint:
     def module_state(self, name: str) -> dict[str, torch.Tensor]:
         prefix = f"{name}."
         return {key[len(prefix):]: value for key, value in self.tensors.items() if key.startswith(prefix)}
+
+
+def newest_checkpoint(folder: str | os.PathLike[str]) -> Path:
+    """Return the stem of the complete checkpoint with the highest step in ``folder``.
+
+    Raises:
+        CheckpointError: when the folder contains no complete checkpoint (both files present).
+    """
+    folder = Path(folder)
+    best: tuple[int, str] | None = None
+    for json_path in folder.glob("*.json"):
+        if not json_path.with_suffix(".safetensors").is_file():
+            continue
+        try:
+            step = int(json.loads(json_path.read_text(encoding="utf-8"))["step"])
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError):
+            logger.warning("Skipped %s while looking for the newest checkpoint: not a readable sidecar", json_path)
+            continue
+        if best is None or (step, json_path.name) > best:
+            best = (step, json_path.name)
+    if best is None:
+        raise CheckpointError(f"No checkpoint found in folder {folder}: it has no pair of .safetensors and .json "
+                              "files. Name a checkpoint file or the folder a training run wrote.")
+    return (folder / best[1]).with_suffix("")
 
 
 def checkpoint_paths(path: str | os.PathLike[str]) -> tuple[Path, Path]:
@@ -155,12 +179,14 @@ def save_checkpoint(
 
 
 def load_checkpoint(path: str | os.PathLike[str], *, expected_kind: str | None = None) -> Checkpoint:
-    """Read a checkpoint without unpickling anything.
+    """Read a checkpoint without unpickling anything; a folder means its newest checkpoint.
 
     Raises:
         CheckpointError: when a file is missing, truncated or corrupt, or the kind does not match;
-            the message names the file and says what to do.
+            the message names the file and the fix.
     """
+    if Path(path).is_dir():
+        path = newest_checkpoint(path)
     weights_path, json_path = checkpoint_paths(path)
     for required in (weights_path, json_path):
         if not required.is_file():
@@ -178,7 +204,7 @@ def load_checkpoint(path: str | os.PathLike[str], *, expected_kind: str | None =
         raise CheckpointError(f"{json_path} has format version {sidecar['format_version']}, newer than this "
                               f"GAN Studio reads ({FORMAT_VERSION}). Update GAN Studio to load it.")
     if expected_kind is not None and sidecar["kind"] != expected_kind:
-        raise CheckpointError(f"{weights_path} holds a {sidecar['kind']!r} model, but a {expected_kind!r} "
+        raise CheckpointError(f"{weights_path} contains a {sidecar['kind']!r} model, but a {expected_kind!r} "
                               "model is needed here. Pick a checkpoint of the right kind.")
 
     try:

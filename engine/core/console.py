@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import math
@@ -21,6 +22,17 @@ BAR_WIDTH = 30
 PLAIN_PROGRESS_INTERVAL_S = 5.0
 TTY_PROGRESS_INTERVAL_S = 0.1
 EXIT_OK, EXIT_FAILED, EXIT_CANCELLED = 0, 1, 130  # 130 = 128 + SIGINT, the shell convention
+
+
+def positive_int(text: str) -> int:
+    """Parse a command-line count that must be at least 1 (an argparse ``type``)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid integer {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def format_duration(seconds: float | None) -> str:

@@ -1,4 +1,4 @@
-"""Where GAN Studio keeps settings, logs, data, checkpoints and its bundled resources."""
+"""Folder locations: settings, logs, data, checkpoints and the bundled resources."""
 
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ import logging
 import sys
 from pathlib import Path
 
-from engine.core.console import EXIT_OK, ConsoleReporter, run_in_console
+from engine.core.console import EXIT_OK, ConsoleReporter, positive_int, run_in_console
 from engine.core.device import DEVICE_CHOICES, PRECISION_CHOICES
 from engine.core.jobs import Event, Sample
 from engine.image.evaluate import ClassifierConfig, ImageEvaluateJob
@@ -36,11 +36,11 @@ def add_cli(subparsers: argparse._SubParsersAction) -> None:
                        help="'procedural', 'anime' (the shared anime faces) or a folder of images (default procedural)")
     train.add_argument("--tags-csv", help="for a folder: a CSV of 'file name,tags' rows")
     train.add_argument("--resolution", type=int, choices=(32, 64), default=_DEFAULTS.resolution, help="image side in pixels")
-    train.add_argument("--steps", type=int, default=_DEFAULTS.steps, help="total training steps; a resumed run continues to it")
-    train.add_argument("--batch-size", type=int, default=_DEFAULTS.batch_size, help="images per step")
-    train.add_argument("--channels", type=int, default=_DEFAULTS.g_channels,
+    train.add_argument("--steps", type=positive_int, default=_DEFAULTS.steps, help="total training steps; a resumed run continues to it")
+    train.add_argument("--batch-size", type=positive_int, default=_DEFAULTS.batch_size, help="images per step")
+    train.add_argument("--channels", type=positive_int, default=_DEFAULTS.g_channels,
                        help="width of the last generator and first discriminator layer (default %(default)s)")
-    train.add_argument("--procedural-faces", type=int, default=_DEFAULTS.procedural_faces,
+    train.add_argument("--procedural-faces", type=positive_int, default=_DEFAULTS.procedural_faces,
                        help="how many procedural faces to draw for --dataset procedural")
     train.add_argument("--lr", type=float, default=_DEFAULTS.lr_g, help="Adam learning rate of both networks")
     train.add_argument("--loss", choices=("hinge", "bce"), default=_DEFAULTS.loss, help="GAN loss")
@@ -51,8 +51,8 @@ def add_cli(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--resume", type=Path, metavar="CKPT", help="continue exactly from this checkpoint")
     train.add_argument("--export", type=Path, metavar="MODEL", help="also save the final sampling generator here")
     train.add_argument("--samples-dir", type=Path, help="save every preview grid here as PNG")
-    train.add_argument("--sample-every", type=int, default=_DEFAULTS.sample_every, help="steps between preview grids")
-    train.add_argument("--checkpoint-every", type=int, default=_DEFAULTS.checkpoint_every, help="steps between checkpoints")
+    train.add_argument("--sample-every", type=positive_int, default=_DEFAULTS.sample_every, help="steps between preview grids")
+    train.add_argument("--checkpoint-every", type=positive_int, default=_DEFAULTS.checkpoint_every, help="steps between checkpoints")
     _add_compute_options(train)
     train.set_defaults(handler=train_command)
 
@@ -62,14 +62,14 @@ def add_cli(subparsers: argparse._SubParsersAction) -> None:
     generate.add_argument("--model", type=Path, default=default_model_path(), help="model or checkpoint (default: the shipped model)")
     generate.add_argument("--tags", default="", help="tag text, e.g. 'red hair, green eyes, long hair'")
     generate.add_argument("--seed", type=int, default=0, help="noise seed")
-    generate.add_argument("--count", type=int, default=16, help="number of images")
-    generate.add_argument("--columns", type=int, default=8, help="grid columns")
+    generate.add_argument("--count", type=positive_int, default=16, help="number of images")
+    generate.add_argument("--columns", type=positive_int, default=8, help="grid columns")
     generate.add_argument("--truncation", type=float, default=None, help="redraw noise beyond +-T (e.g. 1.0); off by default")
     generate.add_argument("--interpolate-seed", type=int, metavar="SEED_B",
                           help="make an interpolation strip from --seed to this seed instead of a grid")
     generate.add_argument("--interpolate-tags", metavar="TAGS_B", help="end tags of the interpolation strip")
-    generate.add_argument("--steps", type=int, default=8, help="images in the interpolation strip")
-    generate.add_argument("--scale", type=int, default=4, help="enlarge the PNG this many times (nearest neighbour)")
+    generate.add_argument("--steps", type=positive_int, default=8, help="images in the interpolation strip")
+    generate.add_argument("--scale", type=positive_int, default=4, help="enlarge the PNG this many times (nearest neighbour)")
     generate.add_argument("--output", type=Path, required=True, help="PNG file to write")
     generate.set_defaults(handler=generate_command)
 
@@ -81,7 +81,7 @@ def add_cli(subparsers: argparse._SubParsersAction) -> None:
                           help="real held-out images to compare against")
     evaluate.add_argument("--classifier", type=Path,
                           help="tag classifier (default: the shipped one for --dataset)")
-    evaluate.add_argument("--count", type=int, default=1000, help="generated images to measure")
+    evaluate.add_argument("--count", type=positive_int, default=1000, help="generated images to measure")
     evaluate.add_argument("--seed", type=int, default=0, help="noise seed")
     evaluate.add_argument("--truncation", type=float, default=None, help="noise truncation, as in generate")
     evaluate.set_defaults(handler=evaluate_command)
@@ -90,7 +90,7 @@ def add_cli(subparsers: argparse._SubParsersAction) -> None:
                                      description="Train the hair/eye tag classifier on a data set's train split and "
                                                  "report its held-out accuracy.")
     classifier.add_argument("--dataset", choices=("procedural", "anime"), required=True, help="data set to train on")
-    classifier.add_argument("--steps", type=int, default=ClassifierConfig().steps, help="training steps")
+    classifier.add_argument("--steps", type=positive_int, default=ClassifierConfig().steps, help="training steps")
     classifier.add_argument("--output", type=Path, help="where to save (default: the shipped classifier path)")
     classifier.set_defaults(handler=train_classifier_command)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from engine.core.console import EXIT_OK, ConsoleReporter, run_in_console
+from engine.core.console import EXIT_OK, ConsoleReporter, positive_int, run_in_console
 from engine.core.device import DEVICE_CHOICES, PRECISION_CHOICES, Compute, pick_compute
 from engine.core.distributed import DistributedContext, init_distributed, shutdown_distributed
 from engine.playground.distributions import DISTRIBUTIONS
@@ -39,22 +39,23 @@ def add_cli(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--custom-point", dest="custom_points", action="append", type=_parse_point, metavar="X,Y",
                        help="a mode center for --dist custom; repeat for more points")
     train.add_argument("--loss", choices=LOSSES.names(), help=f"GAN loss (default {defaults.loss})")
-    train.add_argument("--steps", type=int, required=True,
+    train.add_argument("--steps", type=positive_int, required=True,
                        help="total generator updates; a resumed run continues until this total")
     train.add_argument("--out", type=Path, required=True, help="folder for the checkpoints")
     train.add_argument("--lr-d", type=float, help=f"discriminator learning rate (default {defaults.lr_d})")
     train.add_argument("--lr-g", type=float, help=f"generator learning rate (default {defaults.lr_g})")
-    train.add_argument("--d-steps", type=int, help=f"discriminator updates per generator update (default {defaults.d_steps})")
-    train.add_argument("--batch-size", type=int, help=f"points per batch and process (default {defaults.batch_size})")
-    train.add_argument("--noise-dim", type=int, help=f"generator noise dimensions (default {defaults.noise_dim})")
-    train.add_argument("--hidden", type=int, help=f"hidden layer width of both networks (default {defaults.hidden})")
+    train.add_argument("--d-steps", type=positive_int, help=f"discriminator updates per generator update (default {defaults.d_steps})")
+    train.add_argument("--batch-size", type=positive_int, help=f"points per batch and process (default {defaults.batch_size})")
+    train.add_argument("--noise-dim", type=positive_int, help=f"generator noise dimensions (default {defaults.noise_dim})")
+    train.add_argument("--hidden", type=positive_int, help=f"hidden layer width of both networks (default {defaults.hidden})")
     train.add_argument("--gp-weight", type=float, help=f"gradient-penalty weight for wgan-gp (default {defaults.gp_weight})")
     train.add_argument("--seed", type=int, help=f"random seed (default {defaults.seed})")
     _add_compute_options(train)
     train.add_argument("--threads", type=int, help="torch CPU threads for this process (default: torch's choice)")
-    train.add_argument("--resume", type=Path, metavar="CKPT", help="continue from this checkpoint exactly")
-    train.add_argument("--checkpoint-every", type=int, default=500, help="save a checkpoint every N steps (default 500)")
-    train.add_argument("--metrics-every", type=int, default=10, help="write a metrics line every N steps (default 10)")
+    train.add_argument("--resume", type=Path, metavar="CKPT",
+                       help="continue exactly from this checkpoint, or from the newest one in this folder")
+    train.add_argument("--checkpoint-every", type=positive_int, default=500, help="save a checkpoint every N steps (default 500)")
+    train.add_argument("--metrics-every", type=positive_int, default=10, help="write a metrics line every N steps (default 10)")
     train.add_argument("--print-param-digest", action="store_true",
                        help="print a SHA-256 digest of the final weights on every process, to check that "
                             "distributed ranks agree")
@@ -62,7 +63,8 @@ def add_cli(subparsers: argparse._SubParsersAction) -> None:
 
     evaluate = commands.add_parser("evaluate", help="measure sample quality of a checkpoint",
                                    description="Print the quality metrics of a playground checkpoint as JSON.")
-    evaluate.add_argument("checkpoint", type=Path, metavar="CKPT", help="a .safetensors or .json checkpoint file")
+    evaluate.add_argument("checkpoint", type=Path, metavar="CKPT",
+                          help="a .safetensors or .json checkpoint file, or a run folder (its newest checkpoint)")
     _add_compute_options(evaluate)
     evaluate.set_defaults(handler=evaluate_command)
 
@@ -137,10 +139,10 @@ def train_command(args: argparse.Namespace) -> int:
     try:
         trainer = _build_trainer(args, _compute_for_rank(compute, context), context)
         trainer.extra_metadata["command"] = " ".join(sys.argv)
-        steps = max(0, args.steps - trainer.step)
-        if args.resume is not None and steps == 0 and context.is_main:
-            logger.warning("%s is already at step %d, at or past --steps %d; nothing to train.",
-                           args.resume, trainer.step, args.steps)
+        steps = args.steps - trainer.step
+        if steps <= 0:
+            raise ValueError(f"{trainer.last_checkpoint} is already at step {trainer.step}, and --steps is the total "
+                             f"to reach ({args.steps}); pass a larger --steps to train further.")
         job = PlaygroundTrainJob(trainer, steps, snapshot_interval_s=None, metrics_every=args.metrics_every,
                                  checkpoint_dir=args.out, checkpoint_every=args.checkpoint_every)
         if context.is_main:

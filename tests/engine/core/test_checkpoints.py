@@ -7,7 +7,8 @@ import json
 import pytest
 import torch
 
-from engine.core.checkpoints import CheckpointError, checkpoint_paths, load_checkpoint, restore, save_checkpoint
+from engine.core.checkpoints import (CheckpointError, checkpoint_paths, load_checkpoint, newest_checkpoint, restore,
+                                     save_checkpoint)
 
 
 def _model_and_optimizer(seed: int = 0):
@@ -91,3 +92,18 @@ def test_sidecar_is_plain_json(tmp_path):
     assert sidecar["kind"] == "test.mlp"
     assert sidecar["step"] == 7
     assert sidecar["optimizers"]["net"]["param_groups"][0]["lr"] == 1e-3
+
+
+def test_folder_loads_newest_checkpoint(tmp_path):
+    model, _ = _model_and_optimizer()
+    for step in (5, 20, 10):
+        save_checkpoint(tmp_path / f"step_{step:06d}", kind="test.mlp", config={}, step=step, modules={"net": model})
+    (tmp_path / "step_000030.json").write_text('{"kind": "test.mlp", "step": 30}', encoding="utf-8")  # no weights
+
+    assert newest_checkpoint(tmp_path) == tmp_path / "step_000020"
+    assert load_checkpoint(tmp_path).step == 20
+
+
+def test_empty_folder_has_no_checkpoint(tmp_path):
+    with pytest.raises(CheckpointError, match="No checkpoint found in folder"):
+        load_checkpoint(tmp_path)

@@ -33,6 +33,7 @@ ICON_PATH = resources_dir() / "icons" / "gan-studio.svg"
 DEFAULT_SCREENSHOT_DELAY_MS = 3000
 SCREENSHOT_STEP_TIMEOUT_MS = 120_000  # the time limit for --screenshot-at-step without --quit-after
 SCREENSHOT_SETTLE_MS = 300
+USAGE_ERROR_EXIT_CODE = 2  # what argparse returns for invalid options
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -173,11 +174,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.tab is not None:
         tab = window.tab_by_title(args.tab)
         if tab is None:
-            titles = ", ".join(window.tabs.tabText(index) for index in range(window.tabs.count()))
-            logger.warning("--tab %r matches no tab; the tabs are: %s", args.tab, titles)
-            reporter.report("Unknown tab", f"No tab is titled {args.tab!r}; the tabs are: {titles}.")
-        else:
-            window.tabs.setCurrentWidget(tab)
+            titles = ", ".join(repr(window.tabs.tabText(index)) for index in range(window.tabs.count()))
+            logger.error("--tab %r matches no tab; the tabs are: %s", args.tab, titles)
+            print(f"gan-studio: error: --tab {args.tab!r} matches no tab; use one of: {titles}", file=sys.stderr)
+            window.confirm_quit = lambda: True
+            window.close()  # shuts the engine worker down
+            reporter.uninstall()
+            collector.stop()
+            return USAGE_ERROR_EXIT_CODE
+        window.tabs.setCurrentWidget(tab)
     window.show()
     if args.autorun:
         current = window.tabs.currentWidget()

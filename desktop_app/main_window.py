@@ -139,6 +139,8 @@ class MainWindow(QMainWindow):
 
     @Slot(int, str, str)
     def _on_job_failed(self, job_id: int, message: str, detail: str) -> None:
+        if self.context.worker.failure_shown_by_tab(job_id):
+            return  # bad input that the tab shows next to the control; a dialog would repeat it
         self.statusBar().showMessage(message, 15_000)
         self.reporter.report("Job failed", message, detail)
 

@@ -18,6 +18,7 @@ from engine.core.jobs import (
     Failed,
     Finished,
     Job,
+    JobError,
     Metrics,
     Progress,
     Sample,
@@ -51,12 +52,29 @@ class _WorkerThread(QThread):
 
 
 class _QueuedJob:
-    __slots__ = ("job_id", "job", "token")
+    __slots__ = ("job_id", "job", "token", "shows_input_errors")
 
-    def __init__(self, job_id: int, job: Job) -> None:
+    def __init__(self, job_id: int, job: Job, shows_input_errors: bool = False) -> None:
         self.job_id = job_id
         self.job = job
         self.token = CancelToken()
+        self.shows_input_errors = shows_input_errors
+
+
+class _JobErrorProbe:
+    """Runs a job unchanged and calls ``on_job_error`` when it raises a JobError (a user-facing failure)."""
+
+    def __init__(self, job: Job, on_job_error: Callable[[], None]) -> None:
+        self.job = job
+        self.name = job.name
+        self._on_job_error = on_job_error
+
+    def run(self, sink: Any, cancel: CancelToken) -> None:
+        try:
+            self.job.run(sink, cancel)
+        except JobError:
+            self._on_job_error()
+            raise
 
 
 _STOP = object()
@@ -96,6 +114,8 @@ class EngineWorker(QObject):
         self._current: _QueuedJob | None = None
         self._stopping = False
         self._busy = False  # what busy_changed last reported
+        # Jobs whose JobError the submitting tab shows itself, so the window shows no dialog for it.
+        self._failures_shown_by_tab: set[int] = set()
 
         # Newest Sample/Progress per key, delivered by one queued call at a time.
         self._coalesced: dict[tuple[Any, ...], tuple[SignalInstance, tuple[Any, ...]]] = {}
@@ -113,8 +133,12 @@ class EngineWorker(QObject):
 
     # ------------------------------------------------------------------------------ public API
 
-    def submit(self, job: Job) -> int:
+    def submit(self, job: Job, shows_input_errors: bool = False) -> int:
         """Queue ``job`` behind any running or queued job and return its id.
+
+        With ``shows_input_errors`` the caller promises to show the job's JobError message (bad input,
+        e.g. an unknown tag) next to the input, so ``failure_shown_by_tab`` is True for it and the
+        window shows no error dialog. Crashes (any other exception) still reach the dialog.
 
         Raises:
             RuntimeError: after ``shutdown()``.
@@ -123,7 +147,7 @@ class EngineWorker(QObject):
         with self._condition:
             if self._stopping:
                 raise RuntimeError(f"Cannot submit job {job.name!r}: the engine worker has been shut down.")
-            self._queue.append(_QueuedJob(job_id, job))
+            self._queue.append(_QueuedJob(job_id, job, shows_input_errors))
             self._condition.notify()
         logger.info("Queued job %d (%s)", job_id, job.name)
         self.job_queued.emit(job_id, job.name)
@@ -187,6 +211,21 @@ class EngineWorker(QObject):
         with self._condition:
             return self._current is not None or any(item is not _STOP for item in self._queue)
 
+    def failure_shown_by_tab(self, job_id: int) -> bool:
+        """True when job ``job_id`` failed with a JobError that its tab shows (see ``submit``)."""
+        with self._condition:
+            return job_id in self._failures_shown_by_tab
+
+    def queued_count(self) -> int:
+        """The number of jobs waiting behind the running one."""
+        with self._condition:
+            return sum(1 for item in self._queue if item is not _STOP)
+
+    def current_job_name(self) -> str | None:
+        """The name of the running job, or None when none runs."""
+        with self._condition:
+            return None if self._current is None else self._current.job.name
+
     def current_job_id(self) -> int | None:
         with self._condition:
             return None if self._current is None else self._current.job_id
@@ -248,9 +287,14 @@ class EngineWorker(QObject):
         def sink(event: Event) -> None:
             self._forward(item, event, state)
 
+        def remember_job_error() -> None:
+            if item.shows_input_errors:
+                with self._condition:
+                    self._failures_shown_by_tab.add(item.job_id)
+
         logger.info("Starting job %d (%s)", item.job_id, item.job.name)
         try:
-            final = run_job(item.job, sink, item.token)
+            final = run_job(_JobErrorProbe(item.job, remember_job_error), sink, item.token)
         except Exception as error:  # noqa: BLE001 - a bug in forwarding must not kill the worker thread
             logger.exception("Engine worker failed while reporting job %d (%s)", item.job_id, item.job.name)
             self.job_failed.emit(item.job_id, f"{item.job.name} failed: {error}. See the log for details.", "")

@@ -29,7 +29,12 @@ def block_frames(sample_rate_hz: int) -> int:
 FALLBACK_RATES_HZ = (48000, 44100, 32000, 22050, 16000)
 
 NO_PORTAUDIO_MESSAGE = "Install libportaudio2 (sudo apt-get install libportaudio2) to record and play"
-NO_DEVICES_MESSAGE = "Connect a microphone or start a sound server"
+NO_DEVICE_MESSAGES = {
+    "input": "Connect a microphone or start a sound server",
+    "output": "Connect speakers or headphones, or start a sound server",
+}
+# (kind, message) pairs already logged: every recorder and player checks at start, so repeats are dropped.
+_logged_device_problems: set[tuple[str, str]] = set()
 
 _streams: weakref.WeakSet = weakref.WeakSet()  # streams opened by the recorder and the player
 
@@ -143,9 +148,14 @@ def devices_message(kind: str) -> str:
     """Return "" when recording (kind="input") or playback (kind="output") can start, else why not."""
     status = backend_status()
     if not status.available:
-        return status.message
-    found = list_input_devices() if kind == "input" else list_output_devices()
-    return "" if found else NO_DEVICES_MESSAGE
+        message = status.message
+    else:
+        found = list_input_devices() if kind == "input" else list_output_devices()
+        message = "" if found else NO_DEVICE_MESSAGES[kind]
+    if message and (kind, message) not in _logged_device_problems:
+        _logged_device_problems.add((kind, message))
+        logger.info("No audio %s device: %s", kind, message)
+    return message
 
 
 def find_device(name_or_index: str | int | None, kind: str) -> DeviceInfo:
@@ -161,7 +171,7 @@ def find_device(name_or_index: str | int | None, kind: str) -> DeviceInfo:
     if name_or_index is None or name_or_index == "":
         default = default_device(kind)
         if default is None:
-            raise AudioDeviceError(f"No default {kind} device. {NO_DEVICES_MESSAGE}.")
+            raise AudioDeviceError(f"No default {kind} device. {NO_DEVICE_MESSAGES[kind]}.")
         return default
     if isinstance(name_or_index, int):
         matches = [device for device in candidates if device.index == name_or_index]

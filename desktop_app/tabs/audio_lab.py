@@ -105,7 +105,7 @@ class AudioLabTab(Tab):
     def _build_widgets(self) -> None:
         self.recorder_widget = RecorderWidget(self._settings)
         self.player_widget = PlayerWidget(self._settings)
-        self.clip_view = SpectrogramView()
+        self.clip_view = SpectrogramView(title="Clip")
         self._open_button = QPushButton("Open…")
         self._save_button = QPushButton("Save as…")
         self._save_button.setEnabled(False)

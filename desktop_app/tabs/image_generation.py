@@ -35,6 +35,7 @@ from engine.image.train import ImageGanTrainJob, ImageTrainConfig
 
 from desktop_app.context import AppContext
 from desktop_app.tabs.base import Tab
+from desktop_app.widgets.job_bar import job_title
 from desktop_app.widgets.loss_plot import LossPlot
 
 logger = logging.getLogger(__name__)
@@ -146,7 +147,15 @@ class ImageGenerationTab(Tab):
         model_row.addWidget(self.model_label, 1)
         model_row.addWidget(load_button)
         self.tags_edit = QLineEdit()
-        self.tags_edit.setPlaceholderText("e.g. red hair, green eyes, long hair (empty: random tags)")
+        self.tags_edit.setPlaceholderText("red hair, green eyes (empty: random)")
+        self.tags_edit.setToolTip("Comma-separated tags, e.g. red hair, green eyes, long hair. "
+                                  "Leave empty for random tags.")
+        self.tags_edit.textEdited.connect(self._clear_input_error)
+        self.tags_error_label = QLabel("")
+        self.tags_error_label.setObjectName("tagsErrorLabel")
+        self.tags_error_label.setWordWrap(True)
+        self.tags_error_label.setStyleSheet("color: #b00020;")
+        self.tags_error_label.setVisible(False)
         self.seed_spin = _spin(0, 2**31 - 1, 0)
         self.count_spin = _spin(1, 256, 16)
         self.truncation_spin = QDoubleSpinBox()
@@ -167,6 +176,7 @@ class ImageGenerationTab(Tab):
         gen_buttons.addWidget(self.save_button)
         gen_form.addRow("Model", model_row)
         gen_form.addRow("Tags", self.tags_edit)
+        gen_form.addRow("", self.tags_error_label)
         gen_form.addRow("Seed", self.seed_spin)
         gen_form.addRow("Count", self.count_spin)
         gen_form.addRow("Truncation", self.truncation_spin)
@@ -231,7 +241,12 @@ class ImageGenerationTab(Tab):
             interpolate_to = (self.seed_b_spin.value(), self.tags_b_edit.text())
         job = GenerateImagesJob(self.model_path, self.tags_edit.text(), self.seed_spin.value(), self.count_spin.value(),
                                 truncation, interpolate_to)
-        self._generate_job = self.context.worker.submit(job)
+        self._clear_input_error()
+        running = self.context.worker.current_job_name()
+        # Bad tags raise a JobError, which this tab shows under the Tags box instead of in a dialog.
+        self._generate_job = self.context.worker.submit(job, shows_input_errors=True)
+        if running is not None:
+            self.status_label.setText(f"Generate waits for {job_title(running)} to finish.")
         self.generate_button.setEnabled(False)
         return self._generate_job
 
@@ -309,9 +324,27 @@ class ImageGenerationTab(Tab):
         elif job_id == self._generate_job:
             self._generate_job = None
             self.generate_button.setEnabled(True)
+            self._clear_grid("No images: the last Generate failed.")
+            if self.context.worker.failure_shown_by_tab(job_id):
+                self.tags_error_label.setText(message)
+                self.tags_error_label.setVisible(True)
+                self.status_label.setText("")
+                return
         else:
             return
         self.status_label.setText(message)
+
+    def _clear_grid(self, text: str) -> None:
+        """Remove the shown grid, so an earlier result is not mistaken for the answer to a failed request."""
+        self.last_grid = None
+        self.grid_label.clear()
+        self.grid_label.setText(text)
+        self.save_button.setEnabled(False)
+
+    @Slot()
+    def _clear_input_error(self) -> None:
+        self.tags_error_label.clear()
+        self.tags_error_label.setVisible(False)
 
 
 def _spin(low: int, high: int, value: int) -> QSpinBox:

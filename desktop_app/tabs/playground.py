@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
+    QMainWindow,
     QPushButton,
     QScrollArea,
     QSpinBox,
@@ -30,7 +31,7 @@ from PySide6.QtWidgets import (
 
 from engine.core.paths import checkpoints_dir
 from engine.playground.distributions import plot_extent, sample_distribution
-from engine.playground.trainer import SAMPLE_KIND, PlaygroundConfig
+from engine.playground.trainer import EVAL_POINTS, SAMPLE_KIND, PlaygroundConfig
 
 from desktop_app.context import AppContext
 from desktop_app.tabs.base import Tab
@@ -43,7 +44,7 @@ from desktop_app.tabs.playground_jobs import (
     TrainJob,
 )
 from desktop_app.widgets.loss_plot import LossPlot
-from desktop_app.widgets.playground_view import PlaygroundView
+from desktop_app.widgets.playground_view import AspectFrame, PlaygroundView
 
 logger = logging.getLogger(__name__)
 
@@ -71,8 +72,10 @@ PHASE_TEXT = {
     "init": "New model, not trained yet. Single step starts with a D update.",
     "d": "D updated, G fixed. The next single step updates G.",
     "g": "G updated, D fixed. The next single step updates D.",
-    "train": "Trained: D and G took turns ({d_steps} D update(s) per G update).",
+    "train": "Trained: D and G took turns ({d_updates_per_g} per G update).",
 }
+LOADED_PHASE_TEXT = "Loaded a model trained for {step} steps. Single step starts with a D update."
+FP32_NOTE = "The playground computes in fp32 whatever the status bar says, because its networks are tiny."
 
 
 class PlaygroundTab(Tab):
@@ -138,10 +141,10 @@ class PlaygroundTab(Tab):
         train_box = QGroupBox("Training (applies at the next Run)")
         train_form = QFormLayout(train_box)
         for label, widget in (("Learning rate D", self.lr_d_spin), ("Learning rate G", self.lr_g_spin),
-                              ("D steps per G step", self.d_steps_spin), ("Steps (G updates)", self.steps_spin)):
+                              ("D steps per G step", self.d_steps_spin), ("Steps per run", self.steps_spin)):
             widget.setToolTip(LIVE_TOOLTIP)
             train_form.addRow(label, widget)
-        self.steps_spin.setToolTip("Generator updates per Run")
+        self.steps_spin.setToolTip("Generator updates that each Run adds to the steps trained so far")
 
         self.run_button = QPushButton("Run")
         self.run_button.setToolTip("Train for the number of steps above")
@@ -166,6 +169,8 @@ class PlaygroundTab(Tab):
                                       "generated point sets in data units (lower is better).")
         self.hint_label = _wrapping_label("")
         self.hint_label.setStyleSheet("color: #8a5a00;")
+        self.precision_label = _wrapping_label(FP32_NOTE)
+        self.precision_label.setStyleSheet("color: #666666;")
 
         panel = QWidget()
         panel_layout = QVBoxLayout(panel)
@@ -173,7 +178,7 @@ class PlaygroundTab(Tab):
         for widget in (model_box, train_box):
             panel_layout.addWidget(widget)
         panel_layout.addLayout(buttons)
-        for widget in (self.hint_label, self.phase_label, self.step_label, self.quality_label):
+        for widget in (self.hint_label, self.phase_label, self.step_label, self.quality_label, self.precision_label):
             panel_layout.addWidget(widget)
         panel_layout.addStretch(1)
         scroll = QScrollArea()  # keeps the window usable on short screens
@@ -201,7 +206,7 @@ class PlaygroundTab(Tab):
         self.view.point_clicked.connect(self.add_custom_point)
         self.loss_plot = LossPlot(("loss/",), title="Losses")
         splitter = QSplitter(Qt.Orientation.Vertical)
-        splitter.addWidget(self.view)
+        splitter.addWidget(AspectFrame(self.view))
         splitter.addWidget(self.loss_plot)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 1)
@@ -304,8 +309,7 @@ class PlaygroundTab(Tab):
         self._config = config
         self._next_phase = "d"
         self.loss_plot.clear()
-        self.quality_label.setText("Quality: not measured yet")
-        self.quality_label.setStyleSheet("")
+        self._clear_quality()
         self._submit("reset", NewTrainerJob(self.session, config, self.context.compute))
         self._update_hint()
         self._save_settings()
@@ -426,9 +430,14 @@ class PlaygroundTab(Tab):
         if not (self.view.placing_points and self._config.dist != "custom"):
             self.view.set_snapshot(data)
         phase = str(data.get("phase", ""))
-        text = PHASE_TEXT.get(phase, "")
-        self.phase_label.setText(text.format(d_steps=self._train_d_steps))
-        self.step_label.setText(f"Step {data.get('step', step)} (G updates), {data.get('d_updates', '?')} D updates")
+        total_step = data.get("step", step)
+        if phase == "init" and total_step:
+            text = LOADED_PHASE_TEXT.format(step=total_step)
+        else:
+            per_g = "1 D update" if self._train_d_steps == 1 else f"{self._train_d_steps} D updates"
+            text = PHASE_TEXT.get(phase, "").format(d_updates_per_g=per_g)
+        self.phase_label.setText(text)
+        self.step_label.setText(f"Trained in total: {total_step} G updates, {data.get('d_updates', '?')} D updates")
 
     @Slot(int, int, object)
     def _on_metrics(self, job_id: int, step: int, values: Mapping[str, float]) -> None:
@@ -437,6 +446,16 @@ class PlaygroundTab(Tab):
         self.loss_plot.append(step, values)
         if "quality/sliced_wasserstein" in values:
             self._show_quality(values, final=False)
+
+    def _clear_quality(self) -> None:
+        self.quality_label.setText("Quality: not measured yet")
+        self.quality_label.setStyleSheet("")
+
+    def _clear_window_error(self) -> None:
+        """Remove an earlier failure's message from the window's status bar after a success."""
+        window = self.window()
+        if isinstance(window, QMainWindow):
+            window.statusBar().clearMessage()
 
     def _show_quality(self, values: Mapping[str, float], final: bool) -> None:
         parts = []
@@ -449,7 +468,8 @@ class PlaygroundTab(Tab):
         if "quality/sliced_wasserstein_floor" in values:
             distance += f" (two real samples: {values['quality/sliced_wasserstein_floor']:.3f})"
         parts.append(distance)
-        parts.append("final evaluation, 2048 points" if final else "live estimate from the 512 plotted points")
+        parts.append(f"Final evaluation on {EVAL_POINTS} generated points." if final
+                     else "Live estimate from the 512 plotted points.")
         if missing and missing == total:
             parts.append("No mode gets a quarter of its share of samples yet.")
         elif missing:
@@ -472,6 +492,12 @@ class PlaygroundTab(Tab):
             self._next_phase = "d"
             self.hint_label.setText(f"Loaded {summary.get('path', '')} at step {summary.get('step', '?')}.")
             self.hint_label.setVisible(True)
+            self.phase_label.setText(LOADED_PHASE_TEXT.format(step=summary.get("step", "?")))
+            if "quality/sliced_wasserstein" in summary:
+                self._show_quality(summary, final=True)
+            else:
+                self._clear_quality()
+            self._clear_window_error()
         elif kind == "save" and not cancelled:
             self.hint_label.setText(f"Saved {summary.get('path', '')}.")
             self.hint_label.setVisible(True)

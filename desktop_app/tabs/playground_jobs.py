@@ -88,7 +88,11 @@ class NewTrainerJob:
 
 
 class LoadTrainerJob:
-    """Replaces the session's trainer with one loaded from a checkpoint; Finished carries its config."""
+    """Replaces the session's trainer with one loaded from a checkpoint.
+
+    Finished carries its config, step and ``evaluate()`` metrics, so the tab shows the quality of the
+    loaded model instead of the model it replaced.
+    """
 
     name = "playground.load"
 
@@ -106,7 +110,8 @@ class LoadTrainerJob:
             raise JobError(str(error)) from error
         self.session.trainer = trainer
         sink(Sample(trainer.step, SAMPLE_KIND, trainer.snapshot()))
-        sink(Finished({"config": trainer.config.to_dict(), "step": trainer.step, "path": str(self.path)}))
+        sink(Finished({"config": trainer.config.to_dict(), "step": trainer.step, "d_updates": trainer.d_updates,
+                       "path": str(self.path), **trainer.evaluate()}))
 
 
 class SaveTrainerJob:

@@ -11,6 +11,25 @@ from desktop_app.worker import EngineWorker
 
 logger = logging.getLogger(__name__)
 
+# Titles shown for the job names in the engine and the tabs; other names are shown as they are.
+JOB_TITLES = {
+    "playground.reset": "Building a playground model",
+    "playground.train": "Playground training",
+    "playground.step": "Playground single step",
+    "playground.load": "Loading a playground checkpoint",
+    "playground.save": "Saving a playground checkpoint",
+    "image.train": "Image GAN training",
+    "image.evaluate": "Image GAN evaluation",
+    "image.generate": "Generating images",
+    "text_style.transfer": "Text style transfer",
+    "synthetic speech corpus": "Building the synthetic speech corpus",
+}
+
+
+def job_title(name: str) -> str:
+    """Return the human title for job ``name``, or the name itself when it has none."""
+    return JOB_TITLES.get(name, name)
+
 
 def format_duration(seconds: float) -> str:
     """Format a duration as "m:ss" or "h:mm:ss".
@@ -32,6 +51,7 @@ class JobBar(QWidget):
         self._worker = worker
         self._job_id: int | None = None
         self._job_name = ""
+        self._paused = False
 
         self.name_label = QLabel("No job running")
         self.name_label.setMinimumWidth(160)
@@ -42,6 +62,8 @@ class JobBar(QWidget):
         self.step_label.setMinimumWidth(110)
         self.eta_label = QLabel("")
         self.eta_label.setMinimumWidth(90)
+        self.queue_label = QLabel("")
+        self.queue_label.setToolTip("Jobs run one at a time; these start when the running job ends")
         self.pause_button = QPushButton("Pause")
         self.pause_button.setToolTip("Pause the running job between two steps; press again to resume")
         self.cancel_button = QPushButton("Cancel")
@@ -49,12 +71,13 @@ class JobBar(QWidget):
 
         layout = QHBoxLayout(self)
         layout.setContentsMargins(6, 2, 6, 2)
-        for widget in (self.name_label, self.progress_bar, self.step_label, self.eta_label,
+        for widget in (self.name_label, self.progress_bar, self.step_label, self.eta_label, self.queue_label,
                        self.pause_button, self.cancel_button):
             layout.addWidget(widget)
 
         self.pause_button.clicked.connect(self._toggle_pause)
         self.cancel_button.clicked.connect(self._cancel)
+        worker.job_queued.connect(self._update_queue)
         worker.job_started.connect(self._on_started)
         worker.job_progress.connect(self._on_progress)
         worker.job_finished.connect(self._on_finished)
@@ -76,8 +99,10 @@ class JobBar(QWidget):
     @Slot(int, str, object)
     def _on_started(self, job_id: int, name: str, total_steps: int | None) -> None:
         self._job_id = job_id
-        self._job_name = name
-        self.name_label.setText(name)
+        self._job_name = job_title(name)
+        self._paused = False
+        self.name_label.setText(self._job_name)
+        self._update_queue()
         if total_steps:
             self.progress_bar.setRange(0, int(total_steps))
         else:
@@ -96,10 +121,14 @@ class JobBar(QWidget):
             if self.progress_bar.maximum() != total_steps:
                 self.progress_bar.setRange(0, int(total_steps))
             self.progress_bar.setValue(min(step, int(total_steps)))
-            self.step_label.setText(f"step {step} / {total_steps}")
+            # Counted from this job's start: a Run of the playground adds to steps trained before.
+            self.step_label.setText(f"{step} / {total_steps} steps of this run")
         else:
             self.step_label.setText(f"step {step}")
-        self.eta_label.setText(f"{format_duration(eta_s)} left" if eta_s is not None else "")
+        if self._paused:
+            self.eta_label.setText("paused")  # the ETA would only grow while nothing runs
+        else:
+            self.eta_label.setText(f"{format_duration(eta_s)} left" if eta_s is not None else "")
         if steps_per_s:
             self.eta_label.setToolTip(f"{steps_per_s:.1f} steps/s")
 
@@ -124,11 +153,22 @@ class JobBar(QWidget):
             self.progress_bar.setRange(0, 1)  # stop the busy animation
         self.eta_label.setText("")
         self._job_id = None
+        self._paused = False
         self._set_running(False)
+        self._update_queue()
+
+    @Slot()
+    def _update_queue(self) -> None:
+        # While idle a queued job starts at once, so only jobs behind a running one count as waiting.
+        waiting = self._worker.queued_count() if self._job_id is not None else 0
+        self.queue_label.setText(f"queued: {waiting} waiting" if waiting else "")
 
     @Slot(bool)
     def _on_pause_changed(self, paused: bool) -> None:
+        self._paused = paused
         self.pause_button.setText("Resume" if paused else "Pause")
+        if self._job_id is not None:
+            self.eta_label.setText("paused" if paused else "")
 
     @Slot()
     def _toggle_pause(self) -> None:

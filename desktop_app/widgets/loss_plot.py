@@ -62,7 +62,8 @@ class LossPlot(QWidget):
         self.plot_item.setLabel("bottom", "step")
         self.plot_item.setDownsampling(auto=True, mode="peak")
         self.plot_item.setClipToView(True)
-        self.legend = self.plot_item.addLegend(offset=(-10, 10))
+        # A light background keeps the legend readable where it overlaps the curves.
+        self.legend = self.plot_item.addLegend(offset=(-10, 10), brush=pg.mkBrush(255, 255, 255, 200))
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)

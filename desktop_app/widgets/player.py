@@ -127,7 +127,7 @@ class PlayerWidget(QWidget):
         self._device_picker.setEnabled(not problem)
         self._play_button.setEnabled(not problem and self._samples is not None)
         if problem:
-            self._show_message(problem, error=True)
+            self._show_message(problem, error=True, log=False)  # devices_message logs it once
         elif self._device_picker.missing_saved_device:
             self._show_message(f"The output device {self._device_picker.missing_saved_device!r} used last time "
                                "is not connected; the default output is selected.")
@@ -142,8 +142,8 @@ class PlayerWidget(QWidget):
             self._show_message(message, error=True)
         self.playback_finished.emit(message)
 
-    def _show_message(self, text: str, error: bool = False) -> None:
+    def _show_message(self, text: str, error: bool = False, log: bool = True) -> None:
         self._message_label.setText(text)
         self._message_label.setStyleSheet("color: #d33;" if error else "")
-        if text and error:
+        if text and error and log:
             logger.warning("%s", text)

@@ -8,6 +8,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import QWidget
 
 logger = logging.getLogger(__name__)
@@ -29,7 +30,35 @@ REAL_BRUSH = (20, 20, 20, 200)
 FAKE_BRUSH = (255, 200, 0, 230)
 FAKE_PEN = (90, 60, 0, 255)
 ARROW_PEN = (0, 120, 60, 230)
+# Arrows shorter than this fraction of the plot width carry no visible direction and are not drawn.
+MIN_ARROW_FRACTION = 0.01
+# An arrow is drawn only when its start is this fraction of the plot width away from every drawn
+# start: before training the generated points sit in one clump, and all their arrows form a blob.
+MIN_ARROW_SPACING_FRACTION = 0.04
+PLOT_TOP_MARGIN_PX = 10  # room for the top tick label, which sits on the plot's top edge
 CUSTOM_BRUSH = (220, 0, 120, 255)
+
+
+def drawn_arrows(starts: np.ndarray, ends: np.ndarray, width: float) -> tuple[np.ndarray, np.ndarray]:
+    """Select the arrows worth drawing: long enough to show a direction and not crowded by another.
+
+    Args:
+        starts, ends: (arrows, 2) points. width: the plot width in data units.
+
+    Returns:
+        (kept, 2) starts and ends, in their original order. An arrow is dropped when it is shorter
+        than MIN_ARROW_FRACTION of ``width`` or starts within MIN_ARROW_SPACING_FRACTION of
+        ``width`` of an earlier kept arrow.
+    """
+    starts = np.asarray(starts, dtype=np.float32).reshape(-1, 2)
+    ends = np.asarray(ends, dtype=np.float32).reshape(-1, 2)
+    lengths = np.linalg.norm(ends - starts, axis=1)  # (arrows,)
+    spacing = MIN_ARROW_SPACING_FRACTION * width
+    kept: list[int] = []
+    for index in np.flatnonzero(lengths >= MIN_ARROW_FRACTION * width):
+        if not kept or np.linalg.norm(starts[kept] - starts[index], axis=1).min() >= spacing:
+            kept.append(int(index))
+    return starts[kept], ends[kept]
 
 
 def arrow_segments(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
@@ -63,6 +92,7 @@ class PlaygroundView(pg.PlotWidget):
     """
 
     point_clicked = Signal(float, float)
+    extent_changed = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -76,6 +106,7 @@ class PlaygroundView(pg.PlotWidget):
         self.setBackground("w")
         plot = self.getPlotItem()
         plot.setAspectLocked(True)
+        plot.setContentsMargins(0, PLOT_TOP_MARGIN_PX, 0, 0)
         plot.setMenuEnabled(False)
         plot.hideButtons()
         plot.showGrid(x=False, y=False)
@@ -102,7 +133,7 @@ class PlaygroundView(pg.PlotWidget):
         for item in (self.real_points, self.fake_points, self.arrows, self.custom_points):
             plot.addItem(item)
 
-        legend = plot.addLegend(offset=(8, 8), brush=pg.mkBrush(255, 255, 255, 200))
+        legend = plot.addLegend(offset=(-8, 8), brush=pg.mkBrush(255, 255, 255, 200), pen=pg.mkPen(160, 160, 160))
         for item in (self.real_points, self.fake_points, self.arrows):
             legend.addItem(item, item.name())
 
@@ -126,7 +157,8 @@ class PlaygroundView(pg.PlotWidget):
 
         self.real_points.setData(pos=snapshot["real"])
         self.fake_points.setData(pos=snapshot["fake"])
-        segments = arrow_segments(snapshot["arrows_from"], snapshot["arrows_to"])
+        starts, ends = drawn_arrows(snapshot["arrows_from"], snapshot["arrows_to"], extent[1] - extent[0])
+        segments = arrow_segments(starts, ends)
         self.arrows.setData(segments[:, 0], segments[:, 1])
         self.update_count += 1
 
@@ -149,6 +181,12 @@ class PlaygroundView(pg.PlotWidget):
         self._extent = extent
         self.image.setRect(QRectF(xmin, ymin, xmax - xmin, ymax - ymin))
         self.getPlotItem().setRange(xRange=(xmin, xmax), yRange=(ymin, ymax), padding=0)
+        self.extent_changed.emit()
+
+    @property
+    def extent(self) -> tuple[float, float, float, float]:
+        """The shown data extent (xmin, xmax, ymin, ymax)."""
+        return self._extent if self._extent is not None else (*INITIAL_RANGE, *INITIAL_RANGE)
 
     def _update_levels(self, grid: np.ndarray, label: str) -> None:
         if label.startswith("P(real)"):
@@ -183,3 +221,39 @@ class PlaygroundView(pg.PlotWidget):
             return
         point: QPointF = view_box.mapSceneToView(event.scenePos())
         self.point_clicked.emit(float(point.x()), float(point.y()))
+
+
+class AspectFrame(QWidget):
+    """Holds a PlaygroundView and sizes it so its plot area keeps the data's aspect ratio.
+
+    A plot with a locked aspect ratio widens its x or y range to fill a non-square area, which shows
+    blank bands beside the heat map. Sizing the widget instead makes the range match the extent.
+    """
+
+    def __init__(self, view: PlaygroundView, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.view = view
+        view.setParent(self)
+        self.setMinimumSize(240, 200)
+        view.extent_changed.connect(self.fit_view)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        self.fit_view()
+
+    def fit_view(self) -> None:
+        """Place the view centred in this frame, as large as fits with a plot area of the extent's shape."""
+        view_box = self.view.getPlotItem().getViewBox()
+        # Axes, colour bar and margins take a fixed number of pixels around the plot area.
+        extra_w = max(0.0, self.view.width() - view_box.width())
+        extra_h = max(0.0, self.view.height() - view_box.height())
+        xmin, xmax, ymin, ymax = self.view.extent
+        ratio = (xmax - xmin) / max(ymax - ymin, 1e-9)  # plot area width / height
+        area_w = max(1.0, self.width() - extra_w)
+        area_h = max(1.0, self.height() - extra_h)
+        if area_w / area_h > ratio:
+            area_w = area_h * ratio
+        else:
+            area_h = area_w / ratio
+        width, height = int(area_w + extra_w), int(area_h + extra_h)
+        self.view.setGeometry((self.width() - width) // 2, (self.height() - height) // 2, width, height)

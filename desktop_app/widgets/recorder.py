@@ -47,7 +47,7 @@ class RecorderWidget(QWidget):
         self._elapsed_label = QLabel("0.0 s")
         self._elapsed_label.setMinimumWidth(60)
         self._meter = LevelMeter()
-        self._live_view = SpectrogramView(show_controls=False)
+        self._live_view = SpectrogramView(show_controls=False, title="Live input")
         self._message_label = QLabel()
         self._message_label.setWordWrap(True)
 
@@ -165,7 +165,7 @@ class RecorderWidget(QWidget):
         self._refresh_button.setEnabled(devices.backend_status().available)
         self._record_button.setEnabled(usable)
         if problem:
-            self._show_message(problem, error=True)
+            self._show_message(problem, error=True, log=False)  # devices_message logs it once
         elif self._device_picker.missing_saved_device:
             self._show_message(f"The input device {self._device_picker.missing_saved_device!r} used last time "
                                "is not connected; the default input is selected.")
@@ -193,8 +193,8 @@ class RecorderWidget(QWidget):
         else:
             self._show_message(self._recording_message)
 
-    def _show_message(self, text: str, error: bool = False) -> None:
+    def _show_message(self, text: str, error: bool = False, log: bool = True) -> None:
         self._message_label.setText(text)
         self._message_label.setStyleSheet("color: #d33;" if error else "")
-        if text:
+        if text and log:
             (logger.warning if error else logger.info)("%s", text)

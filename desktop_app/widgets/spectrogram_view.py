@@ -19,6 +19,10 @@ AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif")
 COLORMAPS = ("inferno", "viridis", "magma", "gray")
 DEFAULT_RANGE_DB = 80.0
 LIVE_WINDOW_S = 10.0  # seconds shown by the scrolling view
+# Axes of an empty view: 0-8 kHz covers speech at the usual 16 kHz sample rate.
+EMPTY_MAX_HZ = 8000.0
+EMPTY_BINS = 128
+EMPTY_DURATION_S = 5.0
 # Hz values the frequency axis may label; the axis keeps those that do not crowd each other.
 NICE_TICKS_HZ = (0, 100, 200, 300, 500, 750, 1000, 1500, 2000, 3000, 4000, 5000, 6000, 8000, 10000,
                  12000, 16000, 20000, 24000)
@@ -47,6 +51,8 @@ class FrequencyAxis(pg.AxisItem):
     def __init__(self) -> None:
         super().__init__("left")
         self._frequencies_hz = np.array([0.0, 1.0])
+        # The view unit is a bin index, so a scale prefix such as "(x0.001)" would be meaningless.
+        self.enableAutoSIPrefix(False)
 
     def set_frequencies(self, frequencies_hz: np.ndarray) -> None:
         self._frequencies_hz = np.asarray(frequencies_hz, dtype=np.float64)
@@ -102,7 +108,7 @@ class SpectrogramView(QWidget):
 
     file_dropped = Signal(str)
 
-    def __init__(self, parent: QWidget | None = None, *, show_controls: bool = True) -> None:
+    def __init__(self, parent: QWidget | None = None, *, show_controls: bool = True, title: str = "") -> None:
         super().__init__(parent)
         self.setAcceptDrops(True)
         self._image_data = np.zeros((1, 1), dtype=np.float32)  # (bins, frames)
@@ -113,8 +119,11 @@ class SpectrogramView(QWidget):
         self._live_columns = 0  # columns appended since start_live
 
         self._build_plot()
+        if title:
+            self._plot.setTitle(title, size="9pt")
         self._build_controls(show_controls)
         self._apply_colormap()
+        self._show_empty_axes()
 
     # ------------------------------------------------------------------------------------- layout
 
@@ -283,6 +292,14 @@ class SpectrogramView(QWidget):
         self._image.clear()
         self.set_f0(None)
         self.set_cursor(None)
+        self._show_empty_axes()
+
+    def _show_empty_axes(self) -> None:
+        """Label the axes of an empty view with a typical speech range instead of a single bin."""
+        self._axis.set_frequencies(np.linspace(0.0, EMPTY_MAX_HZ, EMPTY_BINS))
+        self._view_box.setLimits(xMin=None, xMax=None, yMin=None, yMax=None)
+        x_range = (-EMPTY_DURATION_S, 0.0) if self._live else (0.0, EMPTY_DURATION_S)
+        self._view_box.setRange(xRange=x_range, yRange=(-0.5, EMPTY_BINS - 0.5), padding=0.0)
 
     def set_f0(self, f0_hz: np.ndarray | None, hop_s: float | None = None, voiced: np.ndarray | None = None) -> None:
         """Overlay an F0 track (frames,) in Hz with ``hop_s`` seconds per frame; unvoiced frames are gaps."""

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import threading
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
+from engine.core.jobs import CancelToken, EventSink, Finished, Started
 from engine.data.image_tags import PROCEDURAL_VOCABULARY
 from engine.image.generate import ImageGenerator
 from engine.image.models import GanConfig, build_networks
@@ -69,8 +71,32 @@ def test_unknown_tag_shows_message(qtbot, image_tab, job_recorder):
     kind, message, _ = jobs.wait(tab.generate())
     assert kind == "failed"
     assert "Unknown tag 'silver hair'" in message
-    assert "Unknown tag" in tab.status_label.text()
+    assert "Unknown tag" in tab.tags_error_label.text()
     assert tab.generate_button.isEnabled()
+
+
+def test_unknown_tag_shown_once_and_grid_cleared(qtbot, image_tab, job_recorder):
+    window, tab = image_tab
+    jobs = job_recorder(window.context.worker)
+    tab.tags_edit.setText("red hair")
+    assert jobs.wait(tab.generate())[0] == "finished"
+    qtbot.waitUntil(lambda: tab.last_grid is not None, timeout=5000)
+
+    tab.tags_edit.setText("purple moustache")
+    kind, message, _ = jobs.wait(tab.generate())
+    qtbot.waitUntil(lambda: tab.tags_error_label.isVisible(), timeout=5000)
+    qtbot.wait(100)  # a dialog request would be a queued call; let it arrive if one was made
+
+    assert kind == "failed"
+    assert "'purple moustache'" in tab.tags_error_label.text()
+    assert "purple moustache" not in tab.status_label.text(), "the message must appear once, under the Tags box"
+    assert window.reporter.reported == [], f"bad input must not open the error dialog: {window.reporter.reported}"
+    assert window.statusBar().currentMessage() == ""
+    assert tab.last_grid is None, "the grid of the earlier request must not stay on screen"
+    assert not tab.save_button.isEnabled()
+
+    tab.tags_edit.textEdited.emit("red hair")
+    assert not tab.tags_error_label.isVisible()
 
 
 def test_training_streams_grid_and_losses(qtbot, image_tab, job_recorder, tmp_path, monkeypatch):
@@ -94,3 +120,34 @@ def test_training_streams_grid_and_losses(qtbot, image_tab, job_recorder, tmp_pa
     assert tab.model_path.name == "step_000004.safetensors"
     assert tab.train_button.isEnabled()
     assert not tab.cancel_button.isEnabled()
+
+
+class BlockingJob:
+    """Runs until ``release`` is set, standing in for a long training."""
+
+    name = "image.train"
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+
+    def run(self, sink: EventSink, cancel: CancelToken) -> None:
+        sink(Started(self.name, None))
+        while not self.release.wait(0.01) and not cancel.cancelled:
+            pass
+        sink(Finished({}))
+
+
+def test_generate_behind_running_job_says_waiting(qtbot, image_tab, job_recorder):
+    window, tab = image_tab
+    jobs = job_recorder(window.context.worker)
+    blocker = BlockingJob()
+    blocker_id = window.context.worker.submit(blocker)
+    try:
+        qtbot.waitUntil(lambda: window.context.worker.current_job_id() == blocker_id, timeout=5000)
+        generate_id = tab.generate()
+        assert tab.status_label.text() == "Generate waits for Image GAN training to finish."
+    finally:
+        blocker.release.set()
+
+    assert jobs.wait(generate_id)[0] == "finished"
+    assert "Generated" in tab.status_label.text()

@@ -215,3 +215,14 @@ def test_entry_point_takes_screenshot(tmp_path: Path) -> None:
     log_text = (tmp_path / "home" / "logs" / "gan-studio.log").read_text(encoding="utf-8")
     assert "GAN Studio starting on cpu" in log_text
     assert "Saved a screenshot" in log_text
+
+
+def test_entry_point_rejects_unknown_tab(tmp_path: Path) -> None:
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "GAN_STUDIO_HOME": str(tmp_path / "home")}
+    command = [sys.executable, "-c", "import sys; from desktop_app.app import main; sys.exit(main(sys.argv[1:]))",
+               "--tab", "Playground", "--device", "cpu"]
+    result = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120)
+
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert "'Playground' matches no tab" in result.stderr
+    assert "'GAN Playground'" in result.stderr, "the error must list the valid tab titles"

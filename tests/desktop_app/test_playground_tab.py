@@ -51,7 +51,7 @@ def test_training_streams_snapshots_to_view(qtbot, playground, job_recorder) -> 
     steps, _ = tab.loss_plot.series("loss/d")
     assert list(steps) == [10, 20, 30, 40, 50, 60]
     assert "loss/g" in tab.loss_plot.keys()
-    assert "final evaluation" in tab.quality_label.text()
+    assert "Final evaluation" in tab.quality_label.text()
     assert "Modes covered" in tab.quality_label.text()
     assert not tab.busy
     assert tab.run_button.isEnabled()
@@ -210,3 +210,42 @@ def test_pause_button_holds_training(qtbot, playground, job_recorder) -> None:
     assert tab.pause_button.text() == "Pause"
     window.context.worker.cancel(job_id)
     assert jobs.wait(job_id)[2] is True
+
+
+def test_load_replaces_quality_phase_and_error(qtbot, playground, job_recorder, tmp_path: Path) -> None:
+    window, tab = playground
+    jobs = job_recorder(window.context.worker)
+    tab.steps_spin.setValue(20)
+    jobs.wait(tab.run_training())
+    assert jobs.wait(tab.save_checkpoint(tmp_path / "ring"))[0] == "finished"
+
+    tab.dist_combo.setCurrentIndex(tab.dist_combo.findData("grid"))
+    tab.reset()
+    tab.steps_spin.setValue(5)
+    jobs.wait(tab.run_training())
+    qtbot.waitUntil(lambda: "/ 25" in tab.quality_label.text(), timeout=10_000)
+    assert jobs.wait(tab.load_checkpoint(tmp_path / "missing.safetensors"))[0] == "failed"
+    qtbot.waitUntil(lambda: "missing" in window.statusBar().currentMessage(), timeout=5000)
+
+    assert jobs.wait(tab.load_checkpoint(tmp_path / "ring.safetensors"))[0] == "finished"
+
+    quality = tab.quality_label.text()
+    assert "/ 8" in quality, f"quality must describe the loaded ring model: {quality!r}"
+    assert "Final evaluation on 2048 generated points." in quality
+    assert tab.phase_label.text().startswith("Loaded a model trained for 20 steps"), tab.phase_label.text()
+    assert "Trained in total: 20 G updates" in tab.step_label.text()
+    assert window.statusBar().currentMessage() == "", "a successful load must clear the earlier error"
+
+
+def test_phase_text_counts_d_updates(qtbot, playground, job_recorder) -> None:
+    window, tab = playground
+    jobs = job_recorder(window.context.worker)
+    tab.steps_spin.setValue(3)
+    jobs.wait(tab.run_training())
+    qtbot.waitUntil(lambda: "per G update" in tab.phase_label.text(), timeout=5000)
+    assert "(1 D update per G update)" in tab.phase_label.text()
+
+    tab.d_steps_spin.setValue(2)
+    jobs.wait(tab.run_training())
+    qtbot.waitUntil(lambda: "(2 D updates per G update)" in tab.phase_label.text(), timeout=5000)
+    assert "Trained in total: 6 G updates, 9 D updates" in tab.step_label.text()

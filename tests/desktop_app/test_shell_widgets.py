@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import gc
+import threading
 import weakref
 
 from engine.core.jobs import CancelToken, EventSink, Finished, ProgressClock, Started
 
 from desktop_app.gc_guard import MainThreadGarbageCollector
-from desktop_app.widgets.job_bar import JobBar, format_duration
+from desktop_app.widgets.job_bar import JobBar, format_duration, job_title
 from desktop_app.widgets.loss_plot import LossPlot
 from desktop_app.worker import EngineWorker
 
@@ -21,6 +22,23 @@ class TenStepJob:
         clock = ProgressClock(10)
         for step in range(1, 11):
             sink(clock.tick(step))
+        sink(Finished({}))
+
+
+class GateJob:
+    """Reports one step, then waits until ``gate`` is set (or the job is cancelled)."""
+
+    name = "playground.train"
+
+    def __init__(self) -> None:
+        self.gate = threading.Event()
+
+    def run(self, sink: EventSink, cancel: CancelToken) -> None:
+        sink(Started(self.name, 2))
+        clock = ProgressClock(2)
+        sink(clock.tick(1))
+        while not self.gate.wait(0.01) and not cancel.cancelled:
+            cancel.wait_if_paused()
         sink(Finished({}))
 
 
@@ -45,7 +63,7 @@ def test_job_bar_follows_a_job(qtbot) -> None:
     assert bar.name_label.text() == "ten steps: done"
     assert bar.progress_bar.maximum() == 10
     assert bar.progress_bar.value() == 10
-    assert bar.step_label.text() == "step 10 / 10"
+    assert bar.step_label.text() == "10 / 10 steps of this run"
     assert not bar.cancel_button.isEnabled()
     assert not bar.pause_button.isEnabled()
 
@@ -87,3 +105,29 @@ def test_garbage_collector_runs_on_gui_timer(qtbot) -> None:
     finally:
         collector.stop()
     assert gc.isenabled() == enabled_before
+
+
+def test_job_bar_shows_title_queue_and_pause(qtbot) -> None:
+    worker = EngineWorker()
+    bar = JobBar(worker)
+    qtbot.addWidget(bar)
+    gate_job = GateJob()
+    try:
+        first = worker.submit(gate_job)
+        qtbot.waitUntil(lambda: bar.job_id == first and bar.step_label.text().startswith("1 /"), timeout=10_000)
+        assert bar.name_label.text() == job_title("playground.train") == "Playground training"
+
+        worker.submit(TenStepJob())
+        qtbot.waitUntil(lambda: bar.queue_label.text() == "queued: 1 waiting", timeout=5000)
+
+        worker.pause()
+        qtbot.waitUntil(lambda: bar.eta_label.text() == "paused", timeout=5000)
+        worker.resume()
+        gate_job.gate.set()
+        qtbot.waitUntil(lambda: bar.name_label.text() == "ten steps: done", timeout=10_000)
+    finally:
+        gate_job.gate.set()
+        assert worker.shutdown(5000)
+
+    assert bar.queue_label.text() == ""
+    assert job_title("some.unknown.job") == "some.unknown.job"

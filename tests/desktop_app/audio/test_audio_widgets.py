@@ -66,6 +66,27 @@ def test_player_disabled_without_portaudio(qtbot, monkeypatch, settings):
     assert widget.play() is False
 
 
+def test_missing_devices_named_per_kind_and_logged_once(qtbot, monkeypatch, settings, caplog):
+    from desktop_app.widgets.player import PlayerWidget
+    from desktop_app.widgets.recorder import RecorderWidget
+
+    monkeypatch.setattr(devices, "backend_status", lambda: devices.AudioBackendStatus(True))
+    monkeypatch.setattr(devices, "list_input_devices", lambda: [])
+    monkeypatch.setattr(devices, "list_output_devices", lambda: [])
+    monkeypatch.setattr(devices, "_logged_device_problems", set())
+    caplog.set_level("INFO")
+    widgets = [RecorderWidget(settings), PlayerWidget(settings), RecorderWidget(settings), PlayerWidget(settings)]
+    for widget in widgets:
+        qtbot.addWidget(widget)
+
+    assert "microphone" in widgets[0].message
+    assert "microphone" not in widgets[1].message, f"the speaker row names a microphone: {widgets[1].message!r}"
+    assert "speakers" in widgets[1].message
+    device_records = [record for record in caplog.records if "sound server" in record.getMessage()]
+    assert [record.levelname for record in device_records] == ["INFO", "INFO"], (
+        f"expected one info line per device kind, got {[(r.levelname, r.getMessage()) for r in device_records]}")
+
+
 @pytest.mark.audio
 def test_device_choice_is_remembered(qtbot, virtual_audio, settings):
     from desktop_app.widgets.player import PlayerWidget

@@ -166,3 +166,22 @@ def test_renders_offscreen(view):
     assert not image.isNull()
     colours = {image.pixel(x, y) for x in range(0, image.width(), 20) for y in range(0, image.height(), 20)}
     assert len(colours) > 10, "the rendered view is nearly uniform"
+
+
+def test_empty_view_has_speech_axes(qtbot):
+    from desktop_app.widgets.spectrogram_view import EMPTY_BINS, EMPTY_DURATION_S, EMPTY_MAX_HZ
+
+    widget = SpectrogramView(title="Clip")
+    qtbot.addWidget(widget)
+    widget.resize(600, 300)
+    widget.show()
+    qtbot.waitExposed(widget)
+    plot_item = widget._plot.getPlotItem()
+    axis = plot_item.getAxis("left")
+
+    (x_low, x_high), (y_low, y_high) = plot_item.getViewBox().viewRange()
+    assert (x_low, x_high) == pytest.approx((0.0, EMPTY_DURATION_S))
+    assert (y_low, y_high) == pytest.approx((-0.5, EMPTY_BINS - 0.5))
+    assert axis.bin_to_hz(EMPTY_BINS - 1) == pytest.approx(EMPTY_MAX_HZ)
+    assert axis.autoSIPrefix is False, "bin indices must not get a scale prefix such as (x0.001)"
+    assert plot_item.titleLabel.text == "Clip"

@@ -26,10 +26,11 @@ from engine.core.device import cpu_supports_bf16, pick_compute
 from engine.core.jobs import JobError
 from engine.image import cli as image_cli
 from engine.playground import cli as playground_cli
+from engine.text_style import cli as text_style_cli
 
 logger = logging.getLogger(__name__)
 
-TASK_CLIS = (playground_cli, image_cli)
+TASK_CLIS = (playground_cli, image_cli, text_style_cli)
 
 
 def package_version() -> str:

@@ -18,6 +18,7 @@ TAB_CLASS_PATHS: list[str] = [
     "desktop_app.tabs.playground:PlaygroundTab",
     "desktop_app.tabs.audio_lab:AudioLabTab",
     "desktop_app.tabs.image_generation:ImageGenerationTab",
+    "desktop_app.tabs.text_style:TextStyleTab",
 ]
 
 

@@ -1,0 +1,49 @@
+"""Tests for ``gan-studio-cli text``: train, resume, transfer and evaluate on the project-made corpus."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from engine.cli import main
+
+
+def test_cli_train_transfer_evaluate(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "run"
+    code = main(["text", "train", "--method", "direct", "--data", "reviews", "--steps", "2", "--batch-size", "8",
+                 "--device", "cpu", "--out", str(out)])
+    assert code == 0
+    checkpoint = out / "step_000002.safetensors"
+    assert checkpoint.is_file()
+    sidecar = json.loads(checkpoint.with_suffix(".json").read_text(encoding="utf-8"))
+    assert sidecar["extra"]["command"].startswith("gan-studio-cli")
+    capsys.readouterr()
+
+    assert main(["text", "train", "--data", "reviews", "--steps", "3", "--resume", str(checkpoint), "--out", str(out)]) == 0
+    assert (out / "step_000003.safetensors").is_file()
+    capsys.readouterr()
+
+    assert main(["text", "transfer", "--checkpoint", str(checkpoint), "--from-style", "0", "the soup was cold ."]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 1
+
+    assert main(["text", "evaluate", "--checkpoint", str(checkpoint), "--test-per-style", "20", "--no-perplexity"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert set(report) == {"checkpoint", "data", "model", "copy_baseline"}
+    assert report["copy_baseline"]["bleu/self"] > 99.0
+
+
+def test_cli_resume_rejects_changed_method(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "run"
+    assert main(["text", "train", "--method", "direct", "--data", "reviews", "--steps", "1", "--batch-size", "8",
+                 "--out", str(out)]) == 0
+    code = main(["text", "train", "--method", "cross_aligned", "--steps", "2", "--out", str(out),
+                 "--resume", str(out / "step_000001.safetensors")])
+    assert code == 1
+    assert "--resume keeps the checkpoint's method" in capsys.readouterr().err
+
+
+def test_cli_transfer_missing_checkpoint(tmp_path: Path, capsys) -> None:
+    code = main(["text", "transfer", "--checkpoint", str(tmp_path / "none.safetensors"), "--from-style", "1", "good ."])
+    assert code == 1
+    assert "none.safetensors" in capsys.readouterr().err

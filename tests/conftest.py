@@ -33,7 +33,7 @@ def virtual_audio():
     """Start the private PulseAudio server with a virtual microphone and speaker; yield sounddevice.
 
     The environment variables must be set before sounddevice is imported, because PortAudio lists
-    devices once when it initialises; if it was imported earlier it is re-initialised here.
+    devices once when it initialises. If it was imported earlier, it is re-initialised here.
     """
     started = subprocess.run(["bash", str(VIRTUAL_AUDIO_TOOL), "start"], check=True,
                              capture_output=True, text=True, timeout=60)

@@ -335,7 +335,7 @@ class ImageGenerationTab(Tab):
         self.status_label.setText(message)
 
     def _clear_grid(self, text: str) -> None:
-        """Remove the shown grid, so an earlier result is not mistaken for the answer to a failed request."""
+        """Remove the shown grid, so an earlier result is not mistaken for the result of a failed request."""
         self.last_grid = None
         self.grid_label.clear()
         self.grid_label.setText(text)

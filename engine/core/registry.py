@@ -10,14 +10,14 @@ T = TypeVar("T")
 class Registry(Generic[T]):
     """Maps names to factories; an unknown name raises ValueError listing the valid ones."""
 
-    def __init__(self, what: str) -> None:
-        self._what = what
+    def __init__(self, item_kind: str) -> None:
+        self._item_kind = item_kind
         self._items: dict[str, T] = {}
 
     def register(self, name: str) -> Callable[[T], T]:
         def decorator(item: T) -> T:
             if name in self._items:
-                raise ValueError(f"{self._what} {name!r} is registered twice.")
+                raise ValueError(f"{self._item_kind} {name!r} is registered twice.")
             self._items[name] = item
             return item
 
@@ -30,7 +30,7 @@ class Registry(Generic[T]):
         try:
             return self._items[name]
         except KeyError:
-            raise ValueError(f"Unknown {self._what} {name!r}; expected one of: {', '.join(self.names())}.") from None
+            raise ValueError(f"Unknown {self._item_kind} {name!r}; expected one of: {', '.join(self.names())}.") from None
 
     def names(self) -> list[str]:
         return sorted(self._items)

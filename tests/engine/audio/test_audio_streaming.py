@@ -38,7 +38,8 @@ def test_random_blocks_equal_offline(n_fft, hop_length, n_mels):
     gap_db = float(np.abs(streamed - expected).max())
     assert gap_db < 1e-3, f"streamed frames differ from offline ones by up to {gap_db:.2e} dB"
     for output in outputs:
-        assert output.ndim == 2 and output.shape[1] == streaming.bins
+        assert output.ndim == 2
+        assert output.shape[1] == streaming.bins
 
 
 def test_block_of_one_sample_at_a_time():

@@ -260,8 +260,14 @@ class GanTrainer:
         loss_d.backward()
         self.opt_d.step()
 
-        with self.compute.autocast():
-            g_logits = self.discriminator(fake, fake_labels).float()
+        # Fix D, update G: with D's weights frozen, backward computes only the gradient with respect
+        # to the images, skipping one weight-gradient convolution per discriminator layer.
+        self.discriminator.requires_grad_(False)
+        try:
+            with self.compute.autocast():
+                g_logits = self.discriminator(fake, fake_labels).float()
+        finally:
+            self.discriminator.requires_grad_(True)
         loss_g = -g_logits.mean() if self.config.loss == "hinge" else F.softplus(-g_logits).mean()
         if seeking:
             half = self.config.batch_size // 2

@@ -6,10 +6,11 @@ import logging
 from pathlib import Path
 from typing import Any, Mapping
 
-from PySide6.QtCore import Slot
+from PySide6.QtCore import Qt, Slot
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
+    QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
     QGroupBox,
@@ -26,10 +27,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.text_style.candidates import DEFAULT_TEMPERATURE, MAX_CANDIDATES
 from engine.text_style.config import TextStyleConfig
 from engine.text_style.default_model import bundled_model_path
 from engine.text_style.train import TextStyleTrainJob
-from engine.text_style.transfer import TransferJob
+from engine.text_style.transfer import CANDIDATES_SAMPLE_KIND, TransferJob
 
 from desktop_app.context import AppContext
 from desktop_app.tabs.base import Tab
@@ -38,7 +40,11 @@ from desktop_app.widgets.loss_plot import LossPlot
 logger = logging.getLogger(__name__)
 
 SAMPLES_KIND = "text_samples"
-EXAMPLE_INPUT = "the food was cold and the waiter was rude .\nwe will never come back ."
+EXAMPLE_INPUT = "the food was cold and the waiter was rude .\nthe service was slow .\nwe will never come back ."
+DEFAULT_CANDIDATES = 4
+SAMPLES_COLUMNS = ("Source", "Rewrite", "Score", "Decoding", "Direction")
+SCORE_COLUMN, DECODING_COLUMN, DIRECTION_COLUMN = 2, 3, 4
+SCORE_TOOLTIP = "The bundled sentiment classifier's probability that the rewrite has the target style"
 
 
 class TextStyleTab(Tab):
@@ -98,6 +104,18 @@ class TextStyleTab(Tab):
         self.direction_combo = QComboBox()
         self.direction_combo.addItem("negative → positive", 0)
         self.direction_combo.addItem("positive → negative", 1)
+        self.candidates_spin = QSpinBox()
+        self.candidates_spin.setRange(1, MAX_CANDIDATES)
+        self.candidates_spin.setValue(DEFAULT_CANDIDATES)
+        self.candidates_spin.setToolTip("The greedy rewrite plus sampled ones; fewer appear when sampling finds no new rewrite")
+        self.temperature_spin = QDoubleSpinBox()
+        self.temperature_spin.setRange(0.05, 5.0)
+        self.temperature_spin.setSingleStep(0.1)
+        self.temperature_spin.setValue(DEFAULT_TEMPERATURE)
+        self.temperature_spin.setToolTip("Softmax temperature of the sampled rewrites: higher gives more varied, less fluent ones")
+        self.seed_spin = QSpinBox()
+        self.seed_spin.setRange(0, 2**31 - 1)
+        self.seed_spin.setToolTip("The same seed and sentences give the same sampled rewrites")
         self.transfer_button = QPushButton("Rewrite")
         self.transfer_button.clicked.connect(self.start_transfer)
         self.model_label = QLabel()
@@ -105,6 +123,11 @@ class TextStyleTab(Tab):
         self._show_model()
         transfer_layout.addWidget(QLabel("One sentence per line:"))
         transfer_layout.addWidget(self.input_edit)
+        sampling = QFormLayout()
+        sampling.addRow("Outputs per sentence", self.candidates_spin)
+        sampling.addRow("Temperature", self.temperature_spin)
+        sampling.addRow("Seed", self.seed_spin)
+        transfer_layout.addLayout(sampling)
         row = QHBoxLayout()
         row.addWidget(self.direction_combo)
         row.addWidget(self.transfer_button)
@@ -121,14 +144,21 @@ class TextStyleTab(Tab):
         left_layout.addStretch(1)
 
         self.loss_plot = LossPlot(("loss/d", "loss/g", "loss/reconstruction", "loss/cycle"), title="Losses")
-        self.samples_table = QTableWidget(0, 3)
-        self.samples_table.setHorizontalHeaderLabels(["Source", "Rewrite", "Direction"])
-        self.samples_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.samples_table = QTableWidget(0, len(SAMPLES_COLUMNS))
+        self.samples_table.setHorizontalHeaderLabels(list(SAMPLES_COLUMNS))
+        self.samples_table.horizontalHeaderItem(SCORE_COLUMN).setToolTip(SCORE_TOOLTIP)
+        header = self.samples_table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        for column in (0, 1):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.Stretch)
         self.samples_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.samples_table.setWordWrap(True)
         right = QSplitter()
         right.setOrientation(right.orientation().Vertical)
         right.addWidget(self.loss_plot)
         right.addWidget(self.samples_table)
+        right.setStretchFactor(0, 2)
+        right.setStretchFactor(1, 3)  # several rewrites per sentence need more rows than the loss plot needs height
 
         splitter = QSplitter()
         splitter.addWidget(left)
@@ -183,20 +213,66 @@ class TextStyleTab(Tab):
         if not sentences or self.model_path is None:
             self.status_label.setText("Type at least one sentence and train or pick a model first.")
             return None
-        job = TransferJob(self.model_path, sentences, self.direction_combo.currentData())
+        job = TransferJob(self.model_path, sentences, self.direction_combo.currentData(),
+                          candidates=self.candidates_spin.value(), temperature=self.temperature_spin.value(),
+                          seed=self.seed_spin.value())
         self._transfer_job = self.context.worker.submit(job)
+        self.status_label.setText("Rewriting…")
         return self._transfer_job
 
+    def autorun(self) -> bool:
+        """Rewrite the example sentences with the bundled model, as a demonstration."""
+        return self.start_transfer() is not None
+
     def show_samples(self, samples: list[tuple[str, str, str]]) -> None:
+        """Show training previews: (source, greedy rewrite, direction) per row, without scores."""
+        self.samples_table.clearSpans()
+        self.samples_table.setColumnHidden(DIRECTION_COLUMN, False)
         self.samples_table.setRowCount(len(samples))
-        for row, values in enumerate(samples):
-            for column, value in enumerate(values):
+        for row, (source, rewrite, direction) in enumerate(samples):
+            for column, value in enumerate((source, rewrite, "", "greedy", direction)):
                 self.samples_table.setItem(row, column, QTableWidgetItem(str(value)))
+
+    def show_candidates(self, direction: str, rows: list[Mapping[str, Any]]) -> None:
+        """Show each source sentence once, beside its scored rewrites in the order received (highest score first).
+
+        All rows share one direction, so the status line names it and the direction column is hidden.
+        """
+        self.samples_table.clearSpans()
+        self.samples_table.setColumnHidden(DIRECTION_COLUMN, True)
+        self.samples_table.setRowCount(sum(len(entry["candidates"]) for entry in rows))
+        row = 0
+        for entry in rows:
+            candidates = entry["candidates"]
+            for candidate in candidates:
+                score = QTableWidgetItem(f"{candidate['score']:.3f}")
+                score.setData(Qt.ItemDataRole.UserRole, float(candidate["score"]))
+                score.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                score.setToolTip(SCORE_TOOLTIP)
+                rewrite = QTableWidgetItem(candidate["text"])
+                decoding = QTableWidgetItem("greedy" if candidate["greedy"] else "sampled")
+                if candidate["greedy"]:
+                    for item in (rewrite, decoding):
+                        font = item.font()
+                        font.setBold(True)
+                        item.setFont(font)
+                self.samples_table.setItem(row, 1, rewrite)
+                self.samples_table.setItem(row, SCORE_COLUMN, score)
+                self.samples_table.setItem(row, DECODING_COLUMN, decoding)
+                self.samples_table.setItem(row, DIRECTION_COLUMN, QTableWidgetItem(direction))
+                row += 1
+            first = row - len(candidates)
+            self.samples_table.setItem(first, 0, QTableWidgetItem(entry["source"]))
+            if len(candidates) > 1:
+                self.samples_table.setSpan(first, 0, len(candidates), 1)
+        self.samples_table.resizeRowsToContents()
 
     @Slot(int, int, str, object)
     def _on_sample(self, job_id: int, step: int, kind: str, data: Mapping[str, Any]) -> None:
-        if kind == SAMPLES_KIND and job_id in (self._train_job, self._transfer_job):
+        if kind == SAMPLES_KIND and job_id == self._train_job:
             self.show_samples(list(data["samples"]))
+        elif kind == CANDIDATES_SAMPLE_KIND and job_id == self._transfer_job:
+            self.show_candidates(str(data["direction"]), list(data["rows"]))
 
     @Slot(int, int, object)
     def _on_metrics(self, job_id: int, step: int, values: Mapping[str, float]) -> None:
@@ -218,7 +294,9 @@ class TextStyleTab(Tab):
             self.status_label.setText("Training cancelled." if cancelled else f"Training finished at step {summary.get('step')}.")
         elif job_id == self._transfer_job:
             self._transfer_job = None
-            self.status_label.setText("Rewritten.")
+            self.status_label.setText(f"{summary.get('direction')}: rewrote {summary.get('sentences')} sentences into "
+                                      f"{summary.get('candidates')} candidates. Score: the classifier's probability "
+                                      "of the target style.")
 
     @Slot(int, str, str)
     def _on_failed(self, job_id: int, message: str, detail: str) -> None:

@@ -13,12 +13,13 @@ from engine.core.checkpoints import load_checkpoint
 from engine.core.console import EXIT_OK, ConsoleReporter, run_in_console
 from engine.core.device import DEVICE_CHOICES, PRECISION_CHOICES
 from engine.core.paths import shared_datasets_dir
-from engine.data.text_corpora import CorpusError, read_sentence_file
+from engine.data.text_corpora import CorpusError, read_sentence_file, tokenize
+from engine.text_style.candidates import DEFAULT_TEMPERATURE, MAX_CANDIDATES, load_scoring_classifier, rewrite_candidates
 from engine.text_style.config import DATA_SOURCES, METHODS, RELAXATIONS, TextStyleConfig
 from engine.text_style.default_model import bundled_model_path
 from engine.text_style.evaluate import build_evaluator, copy_transfer
 from engine.text_style.train import TextStyleTrainJob, load_corpus
-from engine.text_style.transfer import model_from_checkpoint
+from engine.text_style.transfer import direction_label, model_from_checkpoint
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +63,14 @@ def add_cli(subparsers: argparse._SubParsersAction) -> None:
                           help="style of the input sentences: 0 negative, 1 positive")
     transfer.add_argument("--input", type=Path, help="text file with one sentence per line")
     transfer.add_argument("--device", choices=DEVICE_CHOICES, default="cpu", help="compute device (default cpu)")
+    transfer.add_argument("--candidates", type=int, metavar="N",
+                          help=f"print N rewrites per sentence (1 to {MAX_CANDIDATES}), the greedy one and sampled "
+                               "ones, each with the classifier's probability of the target style, highest first")
+    transfer.add_argument("--temperature", type=float, default=DEFAULT_TEMPERATURE,
+                          help=f"softmax temperature of the sampled candidates (default {DEFAULT_TEMPERATURE})")
+    transfer.add_argument("--seed", type=int, default=0, help="random seed of the sampled candidates (default 0)")
+    transfer.add_argument("--classifier", type=Path,
+                          help="sentiment classifier that scores candidates (default: the bundled Yelp classifier)")
     transfer.set_defaults(handler=transfer_command)
 
     evaluate = commands.add_parser("evaluate", help="score a model beside the copy-the-input baseline",
@@ -123,8 +132,20 @@ def transfer_command(args: argparse.Namespace) -> int:
     sentences = _read_inputs(args)
     if not sentences:
         raise ValueError("No sentences to rewrite; pass them as arguments, with --input FILE, or on stdin.")
-    for output in model.transfer(sentences, args.from_style):
-        print(output)
+    if args.candidates is None:
+        for output in model.transfer(sentences, args.from_style):
+            print(output)
+        return EXIT_OK
+
+    classifier, classifier_path = load_scoring_classifier(args.classifier)
+    scored = rewrite_candidates(model, classifier, [tokenize(s) for s in sentences], args.from_style, args.candidates,
+                                temperature=args.temperature, seed=args.seed)
+    target = model.style_names[1 - args.from_style]
+    print(f"{direction_label(model.style_names, args.from_style)}; score = P({target}) from {classifier_path.name}")
+    for sentence, candidates in zip(sentences, scored):
+        print(f"\n{sentence}")
+        for candidate in candidates:
+            print(f"  {candidate.score:.3f}  {candidate.text}{'  (greedy)' if candidate.greedy else ''}")
     return EXIT_OK
 
 

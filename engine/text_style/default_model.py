@@ -54,8 +54,13 @@ def bundled_model_path() -> Path | None:
     return None
 
 
-def train_and_save(config: TextStyleConfig, output: Path, test_per_style: int = 500) -> dict[str, object]:
+def train_and_save(config: TextStyleConfig, output: Path, test_per_style: int = 500, *,
+                   command: str | None = None) -> dict[str, object]:
     """Train ``config`` on Yelp dev (references removed), evaluate it and save slim weights at ``output``.
+
+    Args:
+        command: the command line stored in the JSON sidecar. None stores this module's command
+            with the current arguments.
 
     Returns:
         The metrics of the model and of the copy baseline, as saved in the JSON sidecar.
@@ -85,7 +90,7 @@ def train_and_save(config: TextStyleConfig, output: Path, test_per_style: int = 
         "data": f"Yelp sentiment dev files (Shen et al. 2017) minus the 1000 Li et al. (2018) reference sources, "
                 f"sentences of at most {config.max_tokens} tokens; evaluated on {test_per_style} sentences per style "
                 "of the Yelp test files and on the human references",
-        "command": "python -m engine.text_style.default_model " + " ".join(sys.argv[1:]),
+        "command": command or "python -m engine.text_style.default_model " + " ".join(sys.argv[1:]),
         "hardware": describe_hardware(compute),
         "training_time_s": round(training_s, 1),
         "evaluation": {"model": model_scores, "copy_baseline": copy_scores},

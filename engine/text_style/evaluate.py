@@ -7,16 +7,20 @@ import math
 import random
 from collections import Counter
 from dataclasses import dataclass
-from typing import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
 
 import sacrebleu
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from engine.core.checkpoints import CheckpointError, load_checkpoint, restore, save_checkpoint
 from engine.data.text_corpora import BOS_ID, EOS_ID, PAD_ID, StyleCorpus, Vocabulary
 
 logger = logging.getLogger(__name__)
+
+CLASSIFIER_KIND = "text_style.classifier"
 
 Tokens = list[str]
 TransferFunction = Callable[[Sequence[Tokens], int], list[Tokens]]  # (sentences, source style) -> rewrites
@@ -72,6 +76,16 @@ class StyleClassifier(nn.Module):
     def predict(self, sentences: Sequence[Sequence[str]]) -> list[int]:
         return [int(logit > 0) for logit in self(sentences).tolist()] if sentences else []
 
+    @torch.no_grad()
+    def probabilities(self, sentences: Sequence[Sequence[str]], style: int = 1) -> list[float]:
+        """Return P(``style`` | sentence) in [0, 1] for each tokenized sentence."""
+        if style not in (0, 1):
+            raise ValueError(f"style must be 0 or 1, got {style}.")
+        if not sentences:
+            return []
+        positive = torch.sigmoid(self(sentences))
+        return (positive if style == 1 else 1.0 - positive).tolist()
+
 
 def train_classifier(train: tuple[Sequence[Tokens], Sequence[Tokens]], config: ClassifierConfig = ClassifierConfig()) -> StyleClassifier:
     """Fit a StyleClassifier on sentences of style 0 and style 1 (balanced by class weights)."""
@@ -93,6 +107,35 @@ def train_classifier(train: tuple[Sequence[Tokens], Sequence[Tokens]], config: C
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
+    return classifier.eval()
+
+
+def save_classifier(classifier: StyleClassifier, path: str | Path, *, extra: Mapping[str, Any] | None = None,
+                    metrics: Mapping[str, float] | None = None) -> Path:
+    """Write ``classifier`` as a checkpoint: weights in .safetensors, the n-gram list in the JSON sidecar.
+
+    Returns:
+        The path of the .safetensors file.
+    """
+    ngrams = sorted(classifier.ngram_index, key=classifier.ngram_index.__getitem__)  # feature ids 1, 2, ...
+    return save_checkpoint(path, kind=CLASSIFIER_KIND, config={"ngram_order": classifier.ngram_order}, step=0,
+                           modules={"classifier": classifier}, metrics=metrics,
+                           extra={**(extra or {}), "ngrams": ngrams})
+
+
+def load_classifier(path: str | Path) -> StyleClassifier:
+    """Read a classifier written by ``save_classifier``.
+
+    Raises:
+        CheckpointError: when a file is missing or corrupt, or contains another kind of model.
+    """
+    checkpoint = load_checkpoint(path, expected_kind=CLASSIFIER_KIND)
+    ngrams = checkpoint.extra.get("ngrams")
+    if not isinstance(ngrams, list) or "ngram_order" not in checkpoint.config:
+        raise CheckpointError(f"{checkpoint.path} has no n-gram list or n-gram order in its JSON sidecar; "
+                              "write it again with engine.text_style.default_classifier.")
+    classifier = StyleClassifier({gram: index + 1 for index, gram in enumerate(ngrams)}, int(checkpoint.config["ngram_order"]))
+    restore(checkpoint, {"classifier": classifier})
     return classifier.eval()
 
 

@@ -74,6 +74,16 @@ class AlignedTransducer(nn.Module):
         logits = self(self.embedding(tokens))
         return logits.argmax(-1).masked_fill(~mask, PAD_ID)
 
+    def sample_ids(self, tokens: torch.Tensor, mask: torch.Tensor, *, temperature: float,
+                   generator: torch.Generator | None = None) -> torch.Tensor:
+        """Draw output ids (batch, tokens) from softmax(logits / temperature) at each position independently.
+
+        Returns <pad> where ``mask`` is False. ``generator`` must live on the model's device.
+        """
+        logits = self(self.embedding(tokens))  # (batch, tokens, vocab)
+        ids = sample_from_logits(logits, temperature, generator)
+        return ids.masked_fill(~mask, PAD_ID)
+
 
 class SequenceCritic(nn.Module):
     """A CNN that scores a sequence of feature vectors (batch, tokens, features) as real (high) or fake.
@@ -187,6 +197,37 @@ class CrossAlignedAutoEncoder(nn.Module):
             else:
                 word = torch.softmax(logits.float() / temperature, dim=-1).to(self.embedding.weight.dtype) @ self.embedding.weight
         return torch.stack(states, dim=1), torch.stack(ids, dim=1)
+
+    def sample(self, content: torch.Tensor, style: torch.Tensor, steps: int, *, temperature: float,
+               generator: torch.Generator | None = None) -> torch.Tensor:
+        """Decode ``steps`` words, each drawn from softmax(logits / temperature) and fed back as the next input.
+
+        Returns:
+            ids (batch, steps); cut them at the first <eos> with ``cut_at_eos``.
+        """
+        state = self.initial_state(content, style).unsqueeze(0)  # (1, batch, hidden)
+        word_ids = torch.full((len(content),), BOS_ID, dtype=torch.long, device=content.device)
+        ids = []
+        for _ in range(steps):
+            step_in = torch.cat([self.embedding(word_ids), content], dim=1).unsqueeze(1)  # (batch, 1, embed + content)
+            output, state = self.decoder(step_in, state)  # output: (batch, 1, hidden)
+            word_ids = sample_from_logits(self.output(output[:, 0]), temperature, generator)  # (batch,)
+            ids.append(word_ids)
+        return torch.stack(ids, dim=1)
+
+
+def sample_from_logits(logits: torch.Tensor, temperature: float, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Draw one id per row of logits (..., vocab) from softmax(logits / temperature), giving ids (...).
+
+    Raises:
+        ValueError: when ``temperature`` is not positive.
+    """
+    if not temperature > 0:
+        raise ValueError(f"The sampling temperature must be positive, got {temperature}. Use a value such as 0.7.")
+    probabilities = torch.softmax(logits.float() / temperature, dim=-1)
+    flat = probabilities.reshape(-1, probabilities.shape[-1])  # (rows, vocab)
+    ids = torch.multinomial(flat, 1, generator=generator)  # (rows, 1)
+    return ids.reshape(probabilities.shape[:-1])
 
 
 def cut_at_eos(ids: torch.Tensor) -> list[list[int]]:

@@ -47,3 +47,28 @@ def test_cli_transfer_missing_checkpoint(tmp_path: Path, capsys) -> None:
     code = main(["text", "transfer", "--checkpoint", str(tmp_path / "none.safetensors"), "--from-style", "1", "good ."])
     assert code == 1
     assert "none.safetensors" in capsys.readouterr().err
+
+
+def test_cli_transfer_candidates(capsys) -> None:
+    arguments = ["text", "transfer", "--from-style", "0", "--candidates", "3", "--temperature", "1.0",
+                 "the food was cold .", "the waiter was rude ."]
+    assert main(arguments) == 0
+    output = capsys.readouterr().out
+    assert main(arguments) == 0
+    assert capsys.readouterr().out == output, "the same seed printed other candidates"
+
+    header, *blocks = output.strip().split("\n\n")
+    assert header.startswith("negative → positive; score = P(positive) from yelp_classifier.safetensors")
+    assert [block.splitlines()[0] for block in blocks] == ["the food was cold .", "the waiter was rude ."]
+    for block in blocks:
+        lines = block.splitlines()[1:]
+        assert len(lines) == 3, block
+        scores = [float(line.split()[0]) for line in lines]
+        assert scores == sorted(scores, reverse=True)
+        assert all(0.0 <= score <= 1.0 for score in scores)
+        assert sum(line.endswith("(greedy)") for line in lines) == 1
+
+
+def test_cli_transfer_rejects_zero_candidates(capsys) -> None:
+    assert main(["text", "transfer", "--from-style", "1", "--candidates", "0", "great food ."]) == 1
+    assert "between 1 and 20" in capsys.readouterr().err

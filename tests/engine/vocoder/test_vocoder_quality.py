@@ -1,0 +1,57 @@
+"""Quality of the bundled GAN vocoder on held-out real speech, beside Griffin-Lim with the same mels."""
+
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+
+import pytest
+
+from engine.data.speech_corpora import utterance_tensor
+from engine.vocoder import GriffinLimVocoder, bundled_vocoder_path, load_vocoder
+from engine.vocoder.evaluate import held_out_sets, score_resynthesis
+
+# Floors a little under the bundled model's measured means on these utterances, so a regression
+# fails the test. The bundled model measured PESQ 1.92 and STOI 0.914 on the three TF2 utterances,
+# and PESQ 1.79 and STOI 0.898 on the unseen sentence read by SF1, SM1 and TM3. The full held-out
+# sets are scored in resources/models/vocoder/istft_hifigan_16k.json.
+GAN_PESQ_FLOOR = 1.65
+GAN_STOI_FLOOR = 0.87
+# Griffin-Lim measured PESQ 2.57 on the same TF2 utterances, 0.65 above the GAN vocoder.
+MAX_PESQ_GAP = 0.85
+
+
+@pytest.fixture(scope="module")
+def scores(datasets_dir: Path) -> dict[str, dict[str, list[tuple[float, float]]]]:
+    sets = held_out_sets(datasets_dir, per_speaker=3)
+    chosen = {"unseen_speaker": sets["unseen_speaker"],
+              "unseen_sentences": [u for u in sets["unseen_sentences"] if u.path.stem == sets["unseen_speaker"][0].path.stem]}
+    vocoders = {"gan": load_vocoder(bundled_vocoder_path()), "griffin_lim": GriffinLimVocoder()}
+    results: dict[str, dict[str, list[tuple[float, float]]]] = {}
+    for set_name, utterances in chosen.items():
+        results[set_name] = {name: [] for name in vocoders}
+        for utterance in utterances:
+            samples = utterance_tensor(utterance, 16000)[0]
+            for name, vocoder in vocoders.items():
+                results[set_name][name].append(score_resynthesis(vocoder, samples))
+    return results
+
+
+def _mean(pairs: list[tuple[float, float]], index: int) -> float:
+    return statistics.fmean(pair[index] for pair in pairs)
+
+
+@pytest.mark.parametrize("set_name", ["unseen_speaker", "unseen_sentences"])
+def test_gan_vocoder_quality_floor(scores, set_name: str) -> None:
+    gan = scores[set_name]["gan"]
+    assert _mean(gan, 0) > GAN_PESQ_FLOOR, f"GAN vocoder PESQ {_mean(gan, 0):.3f} on {set_name}"
+    assert _mean(gan, 1) > GAN_STOI_FLOOR, f"GAN vocoder STOI {_mean(gan, 1):.3f} on {set_name}"
+
+
+def test_gan_vocoder_gap_to_griffin_lim(scores) -> None:
+    gan = _mean(scores["unseen_speaker"]["gan"], 0)
+    griffin_lim = _mean(scores["unseen_speaker"]["griffin_lim"], 0)
+    # TODO: the bundled model, trained for 44 minutes on one CPU thread, does not beat Griffin-Lim on
+    # PESQ yet. This bounds the gap so that a worse model fails; make it "gan > griffin_lim" once a
+    # longer training run beats the baseline.
+    assert gan > griffin_lim - MAX_PESQ_GAP, f"PESQ on TF2: GAN vocoder {gan:.3f}, Griffin-Lim {griffin_lim:.3f}"

@@ -27,10 +27,12 @@ from engine.core.jobs import JobError
 from engine.image import cli as image_cli
 from engine.playground import cli as playground_cli
 from engine.text_style import cli as text_style_cli
+from engine.vocoder import cli as vocoder_cli
+from engine.voice import cli as voice_cli
 
 logger = logging.getLogger(__name__)
 
-TASK_CLIS = (playground_cli, image_cli, text_style_cli)
+TASK_CLIS = (playground_cli, image_cli, text_style_cli, vocoder_cli, voice_cli)
 
 
 def package_version() -> str:

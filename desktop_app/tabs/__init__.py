@@ -15,6 +15,7 @@ from desktop_app.tabs.base import Tab
 logger = logging.getLogger(__name__)
 
 TAB_CLASS_PATHS: list[str] = [
+    "desktop_app.tabs.voice.tab:VoiceConversionTab",
     "desktop_app.tabs.playground:PlaygroundTab",
     "desktop_app.tabs.audio_lab:AudioLabTab",
     "desktop_app.tabs.image_generation:ImageGenerationTab",

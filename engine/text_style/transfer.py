@@ -166,7 +166,7 @@ class TransferJob:
         classifier: the classifier that scores candidates. None takes the bundled Yelp sentiment
             classifier, whose style 1 is positive.
 
-    NOTE: the bundled classifier only knows Yelp sentiment, so its scores mean little for a model
+    NOTE: the bundled classifier is trained on Yelp sentiment only, so its scores mean little for a model
     trained on two other styles ("files" data) unless a classifier of those styles is passed.
     """
 

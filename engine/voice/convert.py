@@ -30,7 +30,7 @@ from engine.voice.voice_model import VoiceModel, load_voice_model
 logger = logging.getLogger(__name__)
 
 VOCODERS = ("gan", "griffin-lim")
-# Long inputs are converted and vocoded in chunks of about 8 s that overlap by 0.5 s; the overlaps
+# Long inputs are converted and vocoded in chunks of about 8 s that overlap by 0.5 s. The overlaps
 # are cross-faded linearly, so chunk boundaries are not audible as clicks.
 CHUNK_FRAMES = 512
 OVERLAP_FRAMES = 32
@@ -107,7 +107,7 @@ def vocode_chunked(vocoder: Vocoder, log_mel: torch.Tensor, chunk_frames: int = 
 
 @dataclass
 class Conversion:
-    """A converted utterance: audio at the input's rate, and the 16 kHz features before and after."""
+    """Converted audio at the input's rate, with the 16 kHz features before and after conversion."""
 
     audio: np.ndarray  # (samples,) float32
     sample_rate_hz: int
@@ -151,8 +151,8 @@ def convert_samples(model: VoiceModel, samples: torch.Tensor, sample_rate_hz: in
 class ConvertJob:
     """Converts one audio file to a target speaker and writes the result at the input's sample rate.
 
-    ``result`` holds the Conversion (output path, source and converted log-mels and F0 tracks)
-    once the job has finished; a "voice_conversion" Sample event carries the same arrays.
+    Once the job has finished, ``result`` is the Conversion (output path, source and converted
+    log-mels and F0 tracks). A "voice_conversion" Sample event carries the same arrays.
     """
 
     name = "voice conversion"

@@ -25,7 +25,7 @@ TRIM_THRESHOLD_DB = -40.0
 SPLIT_SEED = 0
 HELD_OUT_FRACTION = 0.2
 
-# NOTE: the cache lives as long as the process and is never trimmed; it holds about 1.3 MB per
+# NOTE: the cache lives as long as the process and is never trimmed. It takes about 1.3 MB per
 # minute of analysed audio, which suits corpora of up to a few hours.
 _cache: dict[str, Analysis] = {}
 _cache_lock = threading.Lock()

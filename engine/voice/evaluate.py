@@ -350,7 +350,7 @@ def fsdd_benchmark(model: VoiceModel, corpus: SpeechCorpus, utterances_per_speak
                    classifier_utterances: int | None = 100) -> dict[str, dict[str, object]]:
     """Convert held-out FSDD digits of each speaker to the next speaker (in name order) and score them.
 
-    Success uses a speaker classifier over all FSDD speakers (chance 1 / 6); the digit classifier
+    Success uses a speaker classifier over all FSDD speakers (chance 1 / 6). The digit classifier
     measures whether the converted digit is still recognised (chance 1 / 10). Speakers missing from
     the model are skipped as targets and sources.
     """

@@ -1,7 +1,7 @@
 """Voice models: the config, the networks with their speakers and statistics, and model files.
 
 A model file is a checkpoint (``engine.core.checkpoints``) of kind ``voice.multi_target`` or
-``voice.cyclegan_vc``. Its JSON holds the config, the speakers with their log-F0 statistics, the
+``voice.cyclegan_vc``. Its JSON contains the config, the speakers with their log-F0 statistics, the
 mel normalisation, the training data, the command, the hardware and the metrics.
 """
 
@@ -105,7 +105,7 @@ def build_networks(config: VoiceConfig, speakers: int) -> dict[str, torch.nn.Mod
 
 @dataclass
 class VoiceModelInfo:
-    """What a model list shows: name, file, method, speakers, training data, metrics and date."""
+    """The summary of one installed model: name, file, method, speakers, training data, metrics and date."""
 
     name: str
     path: Path

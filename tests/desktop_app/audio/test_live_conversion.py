@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 
 import numpy as np
 import pytest
@@ -17,27 +16,10 @@ RUN_S = 10.0
 # because each block converts a context window too, so the maximum block leaves the most headroom
 # on 2 shared cores.
 LIVE_BLOCK_MS = 200
-SETTLE_S = 1.0
 ENVELOPE_WINDOW_S = 0.05
 MAX_LAG_S = 1.5  # the capture starts before the feed, and the conversion adds its latency
 MIN_ENVELOPE_CORRELATION = 0.5
 SPEECH_FILES = ("100010.wav", "100011.wav", "100012.wav", "100013.wav")  # SF1 sentences, 13 s together
-
-
-@pytest.fixture(scope="module")
-def settled_devices(virtual_audio):
-    """Open the virtual microphone and speaker together once before the test streams.
-
-    The first input and output pair opened on a freshly started virtual audio server ran about
-    1.5 s behind: 1.6 s measured end to end, against 0.15 s for every later pair. So the tests
-    spend that first opening on silence.
-    """
-    sd = virtual_audio
-    with sd.InputStream(device="virtual_mic", channels=1, samplerate=16000, callback=lambda *args: None), \
-            sd.OutputStream(device="virtual_speaker", channels=1, samplerate=16000,
-                            callback=lambda outdata, *args: outdata.fill(0.0)):
-        time.sleep(SETTLE_S)
-    return sd
 
 
 def envelope_db(samples: np.ndarray, rate_hz: int) -> np.ndarray:

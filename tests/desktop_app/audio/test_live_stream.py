@@ -11,23 +11,6 @@ import soundfile
 from audio_test_helpers import TONE_RATE_HZ, spectral_peaks_hz, two_tone, windowed_rms
 
 GAIN = 0.5
-SETTLE_S = 1.0
-
-
-@pytest.fixture(scope="module")
-def settled_devices(virtual_audio):
-    """Open the virtual microphone and speaker together once before the test streams.
-
-    The first input and output pair opened on a freshly started virtual audio server ran about
-    1.5 s behind: 1.6 s measured end to end, against 0.15 s for every later pair. So the tests
-    spend that first opening on silence.
-    """
-    sd = virtual_audio
-    with sd.InputStream(device="virtual_mic", channels=1, samplerate=16000, callback=lambda *args: None), \
-            sd.OutputStream(device="virtual_speaker", channels=1, samplerate=16000,
-                            callback=lambda outdata, *args: outdata.fill(0.0)):
-        time.sleep(SETTLE_S)
-    return sd
 
 
 class HalfGain:

@@ -169,7 +169,8 @@ def test_convert_job_rejects_unknown_speaker(tiny_model_path, tmp_path):
     soundfile.write(source, _vowel(130.0), RATE_HZ)
     result = run_job(ConvertJob(source, "nobody", tmp_path / "out.wav", tiny_model_path), lambda event: None)
     assert isinstance(result, Failed)
-    assert "nobody" in result.message and "low, high" in result.message
+    assert "nobody" in result.message
+    assert "low, high" in result.message
 
 
 def test_load_rejects_missing_file(tmp_path):
@@ -224,13 +225,16 @@ def test_finetune_adds_speaker_and_keeps_others(tiny_model_path, tmp_path):
 def test_speaker_sample_and_model_list(tiny_model_path):
     model = load_voice_model(tiny_model_path)
     audio, rate_hz = speaker_sample(model, "low")
-    assert rate_hz == RATE_HZ and audio.dtype == np.float32 and audio.shape[0] > RATE_HZ // 2
+    assert rate_hz == RATE_HZ
+    assert audio.dtype == np.float32
+    assert audio.shape[0] > RATE_HZ // 2
 
     saved = model.save(user_voice_models_dir() / "listed_model", 4, extra={"data": "synthetic vowels"})
     listed = {info.path: info for info in installed_voice_models()}
     assert saved in listed
     assert listed[saved].speakers == ["low", "high"]
-    assert listed[saved].method == "multi_target" and not listed[saved].shipped
+    assert listed[saved].method == "multi_target"
+    assert not listed[saved].shipped
     assert listed[saved].training_data == "synthetic vowels"
 
 

@@ -211,8 +211,11 @@ class CrossAlignment:
         return real, transferred, reconstruction
 
     def losses(self, batches: Mapping[int, tuple[torch.Tensor, torch.Tensor]], adversarial_weight: float
-               ) -> tuple[torch.Tensor, torch.Tensor, dict[str, float]]:
-        """Return (generator loss, critic loss, metrics) from one shared forward pass."""
+               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, dict[str, float]]:
+        """Return (reconstruction loss, weighted adversarial loss, critic loss, metrics) from one forward pass.
+
+        The generator's loss is the sum of the first two.
+        """
         real, transferred, reconstruction = self._states(batches)
         critic_total = 0.0
         adversarial = 0.0
@@ -225,10 +228,10 @@ class CrossAlignment:
             # Both sequences move toward each other: real states are pushed to look transferred too.
             adversarial = adversarial + _bce(critic(fake_states), True) + _bce(critic(real_states), False)
             values[f"d{style}/fake_prob"] = torch.sigmoid(critic(fake_states.detach()).float()).mean().item()
-        generator_total = reconstruction + adversarial_weight * adversarial / 2
-        values.update({"loss/g": generator_total.item(), "loss/d": critic_total.item(),
+        weighted_adversarial = adversarial_weight * adversarial / 2
+        values.update({"loss/g": (reconstruction + weighted_adversarial).item(), "loss/d": critic_total.item(),
                        "loss/reconstruction": reconstruction.item(), "loss/adversarial": adversarial.item()})
-        return generator_total, critic_total, values
+        return reconstruction, weighted_adversarial, critic_total, values
 
 
 # ---------------------------------------------------------------------------------------------- job
@@ -373,16 +376,26 @@ class TextStyleTrainJob:
 
         batches = {style: pad_batch(samplers[style].next(), device) for style in (0, 1)}
         with compute.autocast():
-            generator_loss, critic_loss, values = objective.losses(batches, weight)
+            reconstruction, adversarial, critic_loss, values = objective.losses(batches, weight)
         # Both losses share one forward pass, so no optimizer may step before both backward passes ran.
         # The generator backward also reaches the critics; their gradients are cleared before the
         # critic loss (on detached states) is back-propagated.
-        optimizers["generator"].zero_grad(set_to_none=True)
-        generator_loss.backward()
+        generator = optimizers["generator"]
+        generator.zero_grad(set_to_none=True)
+        if self.config.adversarial_clip is None or weight == 0.0:
+            (reconstruction + adversarial).backward()
+            values["grad_norm/g"] = _clip(generator)
+        else:
+            params = [p for group in generator.param_groups for p in group["params"]]
+            values["grad_norm/reconstruction"], reconstruction_grads = _clipped_gradients(reconstruction, params, 5.0)
+            values["grad_norm/adversarial"], adversarial_grads = _clipped_gradients(adversarial, params,
+                                                                                    self.config.adversarial_clip)
+            for param, first, second in zip(params, reconstruction_grads, adversarial_grads):
+                param.grad = first + second
         optimizers["critic"].zero_grad(set_to_none=True)
         critic_loss.backward()
-        for optimizer in (optimizers["generator"], optimizers["critic"]):
-            _clip(optimizer)
+        values["grad_norm/critic"] = _clip(optimizers["critic"])
+        for optimizer in (generator, optimizers["critic"]):
             optimizer.step()
         return {**values, "weight/adversarial": weight}
 
@@ -394,9 +407,23 @@ def _apply(optimizer: torch.optim.Optimizer, loss: torch.Tensor, max_norm: float
     optimizer.step()
 
 
-def _clip(optimizer: torch.optim.Optimizer, max_norm: float = 5.0) -> None:
+def _clip(optimizer: torch.optim.Optimizer, max_norm: float = 5.0) -> float:
+    """Clip the gradients of ``optimizer``'s parameters to ``max_norm`` together and return their norm before."""
     params = [p for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
-    torch.nn.utils.clip_grad_norm_(params, max_norm)
+    return float(torch.nn.utils.clip_grad_norm_(params, max_norm))
+
+
+def _clipped_gradients(loss: torch.Tensor, params: Sequence[torch.Tensor], max_norm: float
+                       ) -> tuple[float, list[torch.Tensor]]:
+    """Return the norm of d loss / d params and the gradients scaled down to at most ``max_norm``.
+
+    The graph is kept, so a second loss of the same forward pass can be differentiated afterwards.
+    """
+    grads = torch.autograd.grad(loss, params, retain_graph=True, allow_unused=True)
+    grads = [torch.zeros_like(p) if g is None else g for p, g in zip(params, grads)]
+    norm = float(torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads])))
+    scale = min(1.0, max_norm / (norm + 1e-6))
+    return norm, [g * scale for g in grads]
 
 
 def preview_samples(model: TextStyleModel, preview: Sequence[Sequence[list[str]]]) -> list[tuple[str, str, str]]:

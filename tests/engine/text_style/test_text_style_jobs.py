@@ -110,3 +110,31 @@ def test_missing_files_fail_clearly(tmp_path: Path) -> None:
     _, _, last = _run(config, None, tmp_path)
     assert isinstance(last, Failed)
     assert "neg.txt" in last.message
+
+
+def test_clipped_gradients_bound_the_norm() -> None:
+    from engine.text_style.train import _clipped_gradients
+
+    weight = torch.nn.Parameter(torch.tensor([3.0, 4.0]))
+    unused = torch.nn.Parameter(torch.ones(2))
+    norm, grads = _clipped_gradients((weight ** 2).sum() / 2, [weight, unused], max_norm=1.0)
+    assert norm == pytest.approx(5.0)  # the gradient of |w|^2 / 2 is w itself
+    assert torch.allclose(grads[0], torch.tensor([0.6, 0.8]), atol=1e-5)
+    assert torch.equal(grads[1], torch.zeros(2))
+    norm, grads = _clipped_gradients((weight ** 2).sum() / 2, [weight], max_norm=10.0)
+    assert torch.allclose(grads[0], weight.detach())  # below the limit nothing is scaled
+
+
+def test_separate_adversarial_clip_reports_both_norms(tmp_path: Path, reviews) -> None:
+    config = TextStyleConfig(method="cross_aligned", steps=4, adversarial_clip=0.5, **TINY)
+    _, events, last = _run(config, reviews, tmp_path)
+
+    assert isinstance(last, Finished), last
+    metrics = {e.step: e.values for e in events if isinstance(e, Metrics)}
+    assert "grad_norm/g" in metrics[1]  # warm-up step: no adversarial term, one shared clip
+    for step in (3, 4):
+        assert metrics[step]["weight/adversarial"] > 0
+        assert metrics[step]["grad_norm/adversarial"] > 0
+        assert metrics[step]["grad_norm/reconstruction"] > 0
+    with pytest.raises(ValueError, match="adversarial_clip"):
+        TextStyleConfig(method="cross_aligned", adversarial_clip=0.0)

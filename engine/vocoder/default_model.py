@@ -3,7 +3,9 @@
     OMP_NUM_THREADS=1 python -m engine.vocoder.default_model --run-dir /tmp/vocoder_run --time-limit-min 40
 
 Run it again with the same --run-dir to resume training from the newest checkpoint there, or with
---skip-training to export a finished run again.
+--skip-training to export a finished run again. --continue-from starts a new run from the weights of
+an exported model (the bundled one, say) with fresh optimizers and no warm-up, so a model can be
+trained further after its run folder is gone.
 
 The run trains on VCC 2016 speakers SF1, SM1 and TM3 (held-out sentences excluded), FSDD and the
 espeak-ng corpus, and keeps speaker TF2 out. It then writes the generator and discriminators in
@@ -101,6 +103,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                              "PESQ on the validation sentences (default %(default)s)")
     parser.add_argument("--training-wall-time-s", type=float,
                         help="with --skip-training: the wall time the training took, for the JSON sidecar")
+    parser.add_argument("--continue-from", type=Path,
+                        help="start from the weights of this exported model, adversarially from the first step; "
+                             "its training history goes into the new JSON")
     parser.add_argument("--name", default=DEFAULT_MODEL_NAME, help="file name of the shipped model, without suffix")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -109,6 +114,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = " ".join(["python -m engine.vocoder.default_model"] + list(sys.argv[1:] if argv is None else argv))
     time_limit_s = args.time_limit_min * 60 if args.time_limit_min > 0 else None
     config = replace(DEFAULT_PRESET, steps=args.steps, time_limit_s=time_limit_s)
+    history: list[dict[str, object]] = []
+    if args.continue_from is not None:
+        config = replace(config, adversarial_start_step=0)
+        earlier = load_checkpoint(args.continue_from, expected_kind=CHECKPOINT_KIND)
+        history = list(earlier.extra.get("history", []))
+        history.append({key: earlier.extra.get(key) for key in ("command", "training_commands", "steps",
+                                                                  "training_wall_time_s", "hardware")})
     wall_s = None
     if not args.skip_training:
         started = time.perf_counter()
@@ -120,8 +132,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 logger.info("checkpoint %s", event.path)
 
         resume = args.run_dir if any(args.run_dir.glob("*.json")) else None
-        job = train_vocoder(config, output_dir=args.run_dir, resume_from=resume, on_event=on_event,
-                            extra_metadata={"command": command})
+        initialize = args.continue_from if resume is None else None
+        job = train_vocoder(config, output_dir=args.run_dir, resume_from=resume, initialize_from=initialize,
+                            on_event=on_event, extra_metadata={"command": command, "history": history})
         wall_s = time.perf_counter() - started
         checkpoint_path = job.last_checkpoint
     else:
@@ -146,6 +159,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "command": trained.extra.get("command", command),  # the command that trained it
         "export_command": command,
         "steps": trained.step,
+        # Earlier stages when this run continued from an exported model: their commands and steps.
+        "history": trained.extra.get("history", history),
         "checkpoint_selection": selection,
         "training_wall_time_s": wall_s if wall_s is not None else args.training_wall_time_s,
     }

@@ -34,7 +34,7 @@ DEFAULT_PRESETS = {
     "cross_aligned": TextStyleConfig(method="cross_aligned", max_tokens=15, min_count=10, max_vocab=5000,
                                      embed_dim=128, style_dim=64, content_dim=256, batch_size=64, steps=3000,
                                      learning_rate=3e-3, warmup_steps=1000, ramp_steps=200,
-                                     adversarial_weight=0.03),
+                                     adversarial_weight=0.03, adversarial_clip=3.0),
     "direct": TextStyleConfig(method="direct", max_tokens=15, min_count=10, max_vocab=4000, embed_dim=96,
                               hidden_dim=160, batch_size=64, steps=800, warmup_steps=0, ramp_steps=100),
 }

@@ -18,7 +18,7 @@ QUALITY_CONFIGS = {
                               sample_every=10_000, checkpoint_every=10_000),
     "cross_aligned": TextStyleConfig(method="cross_aligned", steps=700, batch_size=64, max_tokens=10, min_count=30,
                                      embed_dim=64, style_dim=32, content_dim=192, learning_rate=3e-3, warmup_steps=400,
-                                     ramp_steps=100, adversarial_weight=0.03, device="cpu", precision="fp32",
+                                     ramp_steps=100, adversarial_weight=0.03, adversarial_clip=1.0, device="cpu", precision="fp32",
                                      sample_every=10_000, checkpoint_every=10_000),
 }
 

@@ -1,6 +1,7 @@
 """Training step time of both text style methods in fp32 and under bf16 autocast.
 
     python bench/text_style_speed.py --steps 20
+    python bench/text_style_speed.py --steps 20 --keep-subnormals  # without the engine's flush to zero
 """
 
 from __future__ import annotations
@@ -25,10 +26,12 @@ from engine.text_style.train import (BatchSampler, CrossAlignment, DirectTransfo
 from engine.text_style.transfer import build_networks  # noqa: E402
 
 
-def time_steps(method: str, precision: str, device: str, steps: int) -> float:
+def time_steps(method: str, precision: str, device: str, steps: int, keep_subnormals: bool = False) -> float:
     """Return the mean seconds per training step after two warm-up steps."""
     config = DEFAULT_PRESETS[method]
     compute = pick_compute(device, precision)
+    if keep_subnormals:
+        torch.set_flush_denormal(False)  # undo what pick_compute sets on the CPU
     corpus = load_yelp(shared_datasets_dir(), max_tokens=config.max_tokens, test_per_style=10)
     data = prepare_data(corpus, config)
     generators, critics = build_networks(config, len(data.vocabulary))
@@ -54,11 +57,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--keep-subnormals", action="store_true",
+                        help="compute with subnormal floats, as before the engine flushed them to zero on the CPU")
     args = parser.parse_args()
     print(f"device {args.device}, torch threads {torch.get_num_threads()}, native CPU bf16: {cpu_supports_bf16()}")
     for method in sorted(DEFAULT_PRESETS):
         for precision in ("fp32", "bf16"):
-            seconds = time_steps(method, precision, args.device, args.steps)
+            seconds = time_steps(method, precision, args.device, args.steps, args.keep_subnormals)
             print(f"{method:14s} {precision}: {seconds * 1000:8.1f} ms/step (batch {DEFAULT_PRESETS[method].batch_size} per style)")
     return 0
 

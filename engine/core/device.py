@@ -109,10 +109,9 @@ def pick_compute(device: str | None = None, precision: str | None = None) -> Com
 
     resolved = _available_device(device)
     if resolved.type == "cpu":
-        # Subnormal floats (below about 1e-38) take a slow path on x86 CPUs. The cross-aligned text
-        # model's low-temperature softmax produces them, and its adversarial steps then took 6-10 s
-        # instead of about 1 s (one thread, preset sizes). Flushing them to zero costs no accuracy
-        # that matters here. It is a process-wide setting.
+        # Subnormal floats (below about 1e-38) are slow on x86 CPUs, and the cross-aligned text model's
+        # low-temperature softmax produces them: bench/text_style_speed.py --keep-subnormals measures
+        # its fp32 step at 910 ms against 544 ms flushed. This setting applies to the whole process.
         torch.set_flush_denormal(True)
     if precision != "auto":
         return Compute(resolved, precision, f"{precision} requested")

@@ -47,6 +47,8 @@ class TextStyleConfig:
     # cross_aligned: when set, the adversarial part of the encoder/decoder gradient is clipped to this
     # norm on its own, and the reconstruction part to the usual 5. One shared clip let near-perfect
     # critics swamp reconstruction (a 3000-step Yelp run collapsed to self-BLEU 0.1 that way).
+    # NOTE: the GUI and the CLI train with None. Only the Yelp preset sets 3, and whether these
+    # default sizes collapse without it was not measured.
     adversarial_clip: float | None = None
     professor_temperature: float = 0.1  # cross_aligned: softmax temperature of the free-running decoder (Shen et al. use 0.1)
     dropout: float = 0.1

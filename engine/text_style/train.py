@@ -28,6 +28,8 @@ from engine.text_style.models import AlignedTransducer, CrossAlignedAutoEncoder,
 from engine.text_style.transfer import CHECKPOINT_KINDS, TextStyleModel, build_networks, direction_label, pad_batch
 
 logger = logging.getLogger(__name__)
+# Gradient norm limit of every update; with ``adversarial_clip`` it applies to reconstruction alone.
+GRADIENT_CLIP = 5.0
 
 SAMPLES_PER_DIRECTION = 3
 
@@ -387,7 +389,8 @@ class TextStyleTrainJob:
             values["grad_norm/g"] = _clip(generator)
         else:
             params = [p for group in generator.param_groups for p in group["params"]]
-            values["grad_norm/reconstruction"], reconstruction_grads = _clipped_gradients(reconstruction, params, 5.0)
+            values["grad_norm/reconstruction"], reconstruction_grads = _clipped_gradients(reconstruction, params,
+                                                                                          GRADIENT_CLIP)
             values["grad_norm/adversarial"], adversarial_grads = _clipped_gradients(adversarial, params,
                                                                                     self.config.adversarial_clip)
             for param, first, second in zip(params, reconstruction_grads, adversarial_grads):
@@ -400,14 +403,14 @@ class TextStyleTrainJob:
         return {**values, "weight/adversarial": weight}
 
 
-def _apply(optimizer: torch.optim.Optimizer, loss: torch.Tensor, max_norm: float = 5.0) -> None:
+def _apply(optimizer: torch.optim.Optimizer, loss: torch.Tensor, max_norm: float = GRADIENT_CLIP) -> None:
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     _clip(optimizer, max_norm)
     optimizer.step()
 
 
-def _clip(optimizer: torch.optim.Optimizer, max_norm: float = 5.0) -> float:
+def _clip(optimizer: torch.optim.Optimizer, max_norm: float = GRADIENT_CLIP) -> float:
     """Clip the gradients of ``optimizer``'s parameters to ``max_norm`` together and return their norm before."""
     params = [p for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
     return float(torch.nn.utils.clip_grad_norm_(params, max_norm))
@@ -421,7 +424,7 @@ def _clipped_gradients(loss: torch.Tensor, params: Sequence[torch.Tensor], max_n
     """
     grads = torch.autograd.grad(loss, params, retain_graph=True, allow_unused=True)
     grads = [torch.zeros_like(p) if g is None else g for p, g in zip(params, grads)]
-    norm = float(torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads])))
+    norm = float(torch.nn.utils.get_total_norm(grads))
     scale = min(1.0, max_norm / (norm + 1e-6))
     return norm, [g * scale for g in grads]
 

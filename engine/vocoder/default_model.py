@@ -133,6 +133,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         resume = args.run_dir if any(args.run_dir.glob("*.json")) else None
         initialize = args.continue_from if resume is None else None
+        if resume is not None and args.continue_from is not None:
+            logger.info("Resuming the run in %s; --continue-from %s is ignored because the run already started",
+                        args.run_dir, args.continue_from)
         job = train_vocoder(config, output_dir=args.run_dir, resume_from=resume, initialize_from=initialize,
                             on_event=on_event, extra_metadata={"command": command, "history": history})
         wall_s = time.perf_counter() - started

@@ -55,12 +55,14 @@ def bundled_model_path() -> Path | None:
 
 
 def train_and_save(config: TextStyleConfig, output: Path, test_per_style: int = 500, *,
-                   command: str | None = None) -> dict[str, object]:
+                   command: str | None = None, run_dir: Path | None = None) -> dict[str, object]:
     """Train ``config`` on Yelp dev (references removed), evaluate it and save slim weights at ``output``.
 
     Args:
         command: the command line stored in the JSON sidecar. None stores this module's command
             with the current arguments.
+        run_dir: where the intermediate checkpoints are kept; None keeps them in a temporary
+            folder that is deleted after training.
 
     Returns:
         The metrics of the model and of the copy baseline, as saved in the JSON sidecar.
@@ -76,7 +78,7 @@ def train_and_save(config: TextStyleConfig, output: Path, test_per_style: int = 
                 logger.info("step %d: %s", event.step, {k: round(v, 3) for k, v in event.values.items()})
 
     with tempfile.TemporaryDirectory(prefix="text-style-default-") as scratch:
-        job = train_model(config, corpus=corpus, output_dir=Path(scratch), on_event=on_event)
+        job = train_model(config, corpus=corpus, output_dir=run_dir or Path(scratch), on_event=on_event)
     training_s = time.perf_counter() - started
     assert job.model is not None  # set by every finished run
 
@@ -100,12 +102,43 @@ def train_and_save(config: TextStyleConfig, output: Path, test_per_style: int = 
     return {"model": model_scores, "copy_baseline": copy_scores, "training_time_s": training_s}
 
 
+def apply_overrides(config: TextStyleConfig, assignments: Sequence[str]) -> TextStyleConfig:
+    """Return ``config`` with each ``NAME=VALUE`` assignment applied, the value parsed as the field's type.
+
+    Raises:
+        ValueError: for an unknown field, a missing ``=`` or a value of the wrong type.
+    """
+    current = config.to_json()
+    changes: dict[str, object] = {}
+    for assignment in assignments:
+        name, separator, text = assignment.partition("=")
+        if not separator or name not in current:
+            raise ValueError(f"Invalid --set {assignment!r}: use NAME=VALUE with NAME one of {', '.join(sorted(current))}.")
+        old = current[name]
+        if text.lower() == "none":
+            changes[name] = None
+        elif isinstance(old, bool):
+            changes[name] = text.lower() in ("1", "true", "yes")
+        elif isinstance(old, (int, float)) or old is None:
+            try:
+                number = float(text)
+            except ValueError:
+                raise ValueError(f"Invalid --set {assignment!r}: {name} needs a number, such as {name}={old}.") from None
+            changes[name] = int(number) if isinstance(old, int) and number.is_integer() else number
+        else:
+            changes[name] = text
+    return replace(config, **changes)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Train the bundled sentiment transfer model on Yelp and save it.")
     parser.add_argument("--method", choices=sorted(DEFAULT_PRESETS), default="cross_aligned")
     parser.add_argument("--steps", type=int, help="override the preset's training steps")
     parser.add_argument("--out", type=Path, help="checkpoint stem (default resources/models/text_style/yelp_METHOD)")
     parser.add_argument("--threads", type=int, help="torch CPU threads")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="override one field of the preset, e.g. --set adversarial_weight=2 (repeatable)")
+    parser.add_argument("--run-dir", type=Path, help="keep the intermediate checkpoints in this folder")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.threads:
@@ -113,7 +146,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     config = DEFAULT_PRESETS[args.method]
     if args.steps:
         config = replace(config, steps=args.steps)
-    report = train_and_save(config, args.out or default_model_path(args.method))
+    try:
+        config = apply_overrides(config, args.set)
+    except ValueError as error:
+        parser.error(str(error))
+    report = train_and_save(config, args.out or default_model_path(args.method), run_dir=args.run_dir)
     print(json.dumps(report, indent=2))
     return 0
 

@@ -14,7 +14,7 @@ from engine.data.text_corpora import StyleCorpus, tokenize
 from engine.text_style.candidates import (default_classifier_path, draw_rewrites, load_scoring_classifier,
                                           rewrite_candidates)
 from engine.text_style.config import TextStyleConfig
-from engine.text_style.default_model import bundled_model_path
+from engine.text_style.default_model import DEFAULT_PRESETS, bundled_model_path, default_model_path
 from engine.text_style.evaluate import (StyleClassifier, classifier_accuracy, load_classifier, save_classifier,
                                         train_classifier)
 from engine.text_style.train import train_model
@@ -44,6 +44,21 @@ def test_bundled_classifier_sidecar_documents_training() -> None:
     assert sidecar["metrics"]["accuracy/test"] >= 90.0
     size = sum(default_classifier_path().with_suffix(suffix).stat().st_size for suffix in (".json", ".safetensors"))
     assert size < 3_000_000, f"the bundled classifier takes {size} bytes"
+
+
+def test_bundled_models_match_their_presets() -> None:
+    """A bundled model must come from its preset, so that the documented command reproduces it."""
+    shipped = [method for method in DEFAULT_PRESETS if default_model_path(method).with_suffix(".json").is_file()]
+    assert shipped, "no bundled text style model in resources/models/text_style/"
+    for method in shipped:
+        sidecar = json.loads(default_model_path(method).with_suffix(".json").read_text(encoding="utf-8"))
+        # Checkpoint spacing changes only how often weights are written, not the weights.
+        stored = {key: value for key, value in sidecar["config"].items() if key != "checkpoint_every"}
+        preset = {key: value for key, value in DEFAULT_PRESETS[method].to_json().items() if key != "checkpoint_every"}
+        differing = {key: (stored.get(key), value) for key, value in preset.items() if stored.get(key) != value}
+        assert not differing, f"bundled {method} model differs from DEFAULT_PRESETS (stored, preset): {differing}"
+        assert sidecar["extra"]["command"].startswith("python -m engine.text_style.default_model --method " + method)
+        assert sidecar["step"] == DEFAULT_PRESETS[method].steps
 
 
 def test_bundled_classifier_on_yelp_test(bundled_classifier: StyleClassifier, yelp_short: StyleCorpus) -> None:

@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from engine.cli import main
+from engine.text_style.default_model import DEFAULT_PRESETS, apply_overrides
 
 
 def test_cli_train_transfer_evaluate(tmp_path: Path, capsys) -> None:
@@ -72,3 +75,15 @@ def test_cli_transfer_candidates(capsys) -> None:
 def test_cli_transfer_rejects_zero_candidates(capsys) -> None:
     assert main(["text", "transfer", "--from-style", "1", "--candidates", "0", "great food ."]) == 1
     assert "between 1 and 20" in capsys.readouterr().err
+
+
+def test_preset_overrides_parse_field_types() -> None:
+    preset = DEFAULT_PRESETS["direct"]
+    changed = apply_overrides(preset, ["adversarial_weight=2", "steps=3000", "relaxation=soft", "adversarial_clip=1.5"])
+    assert (changed.adversarial_weight, changed.steps, changed.relaxation, changed.adversarial_clip) == (2.0, 3000, "soft", 1.5)
+    assert isinstance(changed.steps, int)
+    assert apply_overrides(changed, ["adversarial_clip=none"]).adversarial_clip is None
+    with pytest.raises(ValueError, match="no_such_field"):
+        apply_overrides(preset, ["no_such_field=1"])
+    with pytest.raises(ValueError, match="steps needs a number"):
+        apply_overrides(preset, ["steps=many"])

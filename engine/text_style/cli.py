@@ -16,7 +16,7 @@ from engine.core.paths import shared_datasets_dir
 from engine.data.text_corpora import CorpusError, read_sentence_file, tokenize
 from engine.text_style.candidates import DEFAULT_TEMPERATURE, MAX_CANDIDATES, load_scoring_classifier, rewrite_candidates
 from engine.text_style.config import DATA_SOURCES, METHODS, RELAXATIONS, TextStyleConfig
-from engine.text_style.default_model import bundled_model_path
+from engine.text_style.default_model import DEFAULT_PRESETS, bundled_model_path
 from engine.text_style.evaluate import build_evaluator, copy_transfer
 from engine.text_style.train import TextStyleTrainJob, load_corpus
 from engine.text_style.transfer import direction_label, model_from_checkpoint
@@ -38,6 +38,9 @@ def add_cli(subparsers: argparse._SubParsersAction) -> None:
     train = commands.add_parser("train", help="train a style transfer model",
                                 description="Train a direct-transformation or cross-aligned model on two style corpora.")
     train.add_argument("--method", choices=METHODS, help=f"training method (default {defaults.method})")
+    train.add_argument("--preset", choices=sorted(DEFAULT_PRESETS),
+                       help="start from the settings the bundled Yelp model of this method was trained with; "
+                            "the other options change single settings of it")
     train.add_argument("--data", choices=DATA_SOURCES, help=f"corpus (default {defaults.data}); 'files' needs --style0/--style1")
     train.add_argument("--style0", type=Path, help="text file of style-0 (negative) sentences, one per line")
     train.add_argument("--style1", type=Path, help="text file of style-1 (positive) sentences, one per line")
@@ -91,7 +94,14 @@ def _config_from_args(args: argparse.Namespace) -> TextStyleConfig:
         overrides["files"] = (str(args.style0), str(args.style1))
         overrides.setdefault("data", "files")
     if args.resume is None:
-        return TextStyleConfig(**overrides)
+        if args.preset is None:
+            return TextStyleConfig(**overrides)
+        if overrides.get("method", args.preset) != args.preset:
+            raise ValueError(f"--preset {args.preset} trains the {args.preset} method, so drop --method {overrides['method']} "
+                             "or choose the matching preset.")
+        return replace(DEFAULT_PRESETS[args.preset], **overrides)
+    if args.preset is not None:
+        raise ValueError("--resume continues with the checkpoint's settings, so --preset does not apply there. Drop --preset.")
 
     saved = TextStyleConfig.from_json(load_checkpoint(args.resume).config)
     changed = [name for name in _FIXED_ON_RESUME if name in overrides and overrides[name] != getattr(saved, name)]

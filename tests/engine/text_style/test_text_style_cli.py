@@ -87,3 +87,24 @@ def test_preset_overrides_parse_field_types() -> None:
         apply_overrides(preset, ["no_such_field=1"])
     with pytest.raises(ValueError, match="steps needs a number"):
         apply_overrides(preset, ["steps=many"])
+
+
+def test_cli_train_from_preset(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "run"
+    code = main(["text", "train", "--preset", "direct", "--data", "reviews", "--steps", "2", "--batch-size", "8",
+                 "--device", "cpu", "--out", str(out)])
+    assert code == 0
+    stored = json.loads((out / "step_000002.json").read_text(encoding="utf-8"))["config"]
+    preset = DEFAULT_PRESETS["direct"]
+    assert stored["identity_weight"] == preset.identity_weight
+    assert stored["hidden_dim"] == preset.hidden_dim
+    assert stored["steps"] == 2
+    assert stored["data"] == "reviews"
+    capsys.readouterr()
+
+
+def test_cli_preset_rejects_other_method(tmp_path: Path, capsys) -> None:
+    code = main(["text", "train", "--preset", "direct", "--method", "cross_aligned", "--steps", "1",
+                 "--out", str(tmp_path / "run")])
+    assert code == 1
+    assert "--preset direct" in capsys.readouterr().err

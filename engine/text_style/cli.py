@@ -39,8 +39,8 @@ def add_cli(subparsers: argparse._SubParsersAction) -> None:
                                 description="Train a direct-transformation or cross-aligned model on two style corpora.")
     train.add_argument("--method", choices=METHODS, help=f"training method (default {defaults.method})")
     train.add_argument("--preset", choices=sorted(DEFAULT_PRESETS),
-                       help="start from the settings the bundled Yelp model of this method was trained with; "
-                            "the other options change single settings of it")
+                       help="start from the settings the bundled Yelp model of this method was trained with. "
+                            "The other options change single settings of it.")
     train.add_argument("--data", choices=DATA_SOURCES, help=f"corpus (default {defaults.data}); 'files' needs --style0/--style1")
     train.add_argument("--style0", type=Path, help="text file of style-0 (negative) sentences, one per line")
     train.add_argument("--style1", type=Path, help="text file of style-1 (positive) sentences, one per line")
@@ -101,7 +101,7 @@ def _config_from_args(args: argparse.Namespace) -> TextStyleConfig:
                              "or choose the matching preset.")
         return replace(DEFAULT_PRESETS[args.preset], **overrides)
     if args.preset is not None:
-        raise ValueError("--resume continues with the checkpoint's settings, so --preset does not apply there. Drop --preset.")
+        raise ValueError("Invalid --preset with --resume: a resumed run keeps the checkpoint's settings. Drop --preset.")
 
     saved = TextStyleConfig.from_json(load_checkpoint(args.resume).config)
     changed = [name for name in _FIXED_ON_RESUME if name in overrides and overrides[name] != getattr(saved, name)]

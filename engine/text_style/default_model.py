@@ -64,7 +64,7 @@ def train_and_save(config: TextStyleConfig, output: Path, test_per_style: int = 
     Args:
         command: the command line stored in the JSON sidecar. None stores this module's command
             with the current arguments.
-        run_dir: where the intermediate checkpoints are kept; None keeps them in a temporary
+        run_dir: the folder that keeps the intermediate checkpoints. None writes them to a temporary
             folder that is deleted after training.
 
     Returns:
@@ -109,7 +109,7 @@ def apply_overrides(config: TextStyleConfig, assignments: Sequence[str]) -> Text
     """Return ``config`` with each ``NAME=VALUE`` assignment applied, the value parsed as the field's type.
 
     Raises:
-        ValueError: for an unknown field, a missing ``=`` or a value of the wrong type.
+        ValueError: for an unknown field, a missing ``=`` or text where a number is expected.
     """
     current = config.to_json()
     changes: dict[str, object] = {}
@@ -120,9 +120,8 @@ def apply_overrides(config: TextStyleConfig, assignments: Sequence[str]) -> Text
         old = current[name]
         if text.lower() == "none":
             changes[name] = None
-        elif isinstance(old, bool):
-            changes[name] = text.lower() in ("1", "true", "yes")
         elif isinstance(old, (int, float)) or old is None:
+            # NOTE: a field that is None in the preset is parsed as a number, so --set files=... fails.
             try:
                 number = float(text)
             except ValueError:

@@ -36,11 +36,39 @@ from engine.vocoder.train import (CHECKPOINT_KIND, HELD_OUT_VCC_SPEAKER, TRAININ
 logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL_NAME = "istft_hifigan_16k"
-# The preset the bundled model was trained with: 1500 cheap warm-up steps (mel, STFT and phase
-# losses, about 0.15 s each on an idle CPU thread), and then adversarial steps (about 1.2 s each)
-# until the time limit. In an earlier run the validation mel loss stopped falling after 1000 steps.
+# The network and loss weights are VocoderTrainConfig's defaults, which the bundled model has. The
+# bundled model was trained in stages, each a run of this script with --set overrides (a higher
+# warm-up learning rate first, then a lower one, then adversarial steps); its JSON and
+# docs/benchmarks.md give the commands. Warm-up steps (mel, STFT and phase losses) take about 0.3 s on
+# one CPU thread, adversarial steps about 0.9 s.
+# NOTE: the one-run schedule below (adversarial terms from step 1500) was not run with this network.
 DEFAULT_PRESET = VocoderTrainConfig(steps=10000, adversarial_start_step=1500, checkpoint_every=500,
                                     sample_every=500, device="cpu", precision="fp32")
+
+
+def apply_overrides(config: VocoderTrainConfig, assignments: Sequence[str]) -> VocoderTrainConfig:
+    """Return ``config`` with each ``NAME=VALUE`` assignment applied.
+
+    NAME is a field of the config, or ``generator.FIELD``, ``discriminator.FIELD`` or
+    ``loss_weights.FIELD`` for a nested one. VALUE is read as JSON (``1024``, ``[2, 2]``, ``true``),
+    and as plain text when it is not JSON.
+
+    Raises:
+        ValueError: for an unknown field or a missing ``=``; the config's own checks raise for bad values.
+    """
+    values = config.to_json()
+    for assignment in assignments:
+        name, separator, text = assignment.partition("=")
+        section, dot, field_name = name.rpartition(".")
+        target = values.get(section) if dot else values
+        if not separator or not isinstance(target, dict) or field_name not in target:
+            raise ValueError(f"Invalid --set {assignment!r}: use NAME=VALUE with NAME a field of the training config "
+                             f"({', '.join(sorted(values))}) or SECTION.FIELD for generator, discriminator or loss_weights.")
+        try:
+            target[field_name] = json.loads(text)
+        except json.JSONDecodeError:
+            target[field_name] = text
+    return VocoderTrainConfig.from_json(values)
 
 
 def default_model_path(name: str = DEFAULT_MODEL_NAME) -> Path:
@@ -69,6 +97,8 @@ def export_slim(checkpoint_path: Path, output: Path, metadata: dict[str, object]
 def select_by_validation(run_dir: Path) -> tuple[Path, dict[str, object]]:
     """Return the adversarially trained checkpoint of ``run_dir`` with the best mean validation PESQ.
 
+    A run that never reached its adversarial start step is judged on all of its checkpoints.
+
     The validation sentences are held out of training and are not the test sentences of
     ``evaluate.py``, so choosing by them leaves the reported test scores unbiased.
     """
@@ -77,15 +107,18 @@ def select_by_validation(run_dir: Path) -> tuple[Path, dict[str, object]]:
 
     utterances = validation_utterances()
     scores: dict[str, float] = {}
+    candidates = []
     for weights in sorted(run_dir.glob("step_*.safetensors")):
         checkpoint = load_checkpoint(weights, expected_kind=CHECKPOINT_KIND)
         config = VocoderTrainConfig.from_json(checkpoint.config)
-        if checkpoint.step <= config.adversarial_start_step:
-            continue
+        candidates.append((weights, checkpoint.step > config.adversarial_start_step))
+    if any(adversarial for _, adversarial in candidates):
+        candidates = [(weights, adversarial) for weights, adversarial in candidates if adversarial]
+    for weights, _ in candidates:
         scores[weights.name] = summarize(score_set(load_vocoder(weights), utterances))["pesq_wb"]
         logger.info("validation PESQ of %s: %.3f", weights.name, scores[weights.name])
     if not scores:
-        raise ValueError(f"{run_dir} contains no checkpoint past the adversarial start step; train longer.")
+        raise ValueError(f"{run_dir} contains no checkpoint; train first.")
     best = max(scores, key=scores.__getitem__)
     return run_dir / best, {"rule": "best mean wide-band PESQ on the VCC validation sentences",
                             "validation_utterances": len(utterances), "validation_pesq_wb": scores}
@@ -107,6 +140,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="start from the weights of this exported model, adversarially from the first step; "
                              "its training history goes into the new JSON")
     parser.add_argument("--name", default=DEFAULT_MODEL_NAME, help="file name of the shipped model, without suffix")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="override one setting of the preset, e.g. --set generator.istft_n_fft=1024 (repeatable)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     torch.set_num_threads(1)
@@ -121,6 +156,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         history = list(earlier.extra.get("history", []))
         history.append({key: earlier.extra.get(key) for key in ("command", "training_commands", "steps",
                                                                   "training_wall_time_s", "hardware")})
+        if history[-1]["steps"] is None:  # a training checkpoint rather than an exported model
+            history[-1].update(steps=earlier.step, checkpoint=str(args.continue_from))
+    # Applied last, so that --set adversarial_start_step=N also holds for a run with --continue-from.
+    config = apply_overrides(config, args.set)
     wall_s = None
     if not args.skip_training:
         started = time.perf_counter()

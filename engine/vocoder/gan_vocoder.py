@@ -3,8 +3,8 @@
 Design, chosen for training on one CPU thread in about an hour and running far faster than real time:
 
 - The generator (``Generator``) mixes the log-mel frames at frame rate with residual blocks of
-  dilated convolutions. It upsamples them with transposed convolutions, each followed by a residual
-  block, as HiFi-GAN does. Then it predicts the log-magnitude and phase of a short-time spectrum,
+  dilated convolutions. It can upsample them with transposed convolutions, each followed by a
+  residual block, as HiFi-GAN does. Then it predicts the log-magnitude and phase of a short-time spectrum,
   which ``torch.istft`` turns into samples. This is the iSTFTNet idea (Kaneko et al., ICASSP 2022):
   the last upsampling stages of HiFi-GAN are its most expensive part, and an inverse STFT replaces
   them at a fraction of the cost.
@@ -15,6 +15,14 @@ Design, chosen for training on one CPU thread in about an hour and running far f
   64-point STFT with hop 16 (iSTFTNet's setting) was slowest (0.30 after 200 steps). PESQ of the
   fitted crops was about equal (1.89 and 1.91), and the default steps fastest (0.14 s for a batch
   of 8 x 8192 samples), so it learns the most per CPU second.
+- The bundled model has a later choice, ``FRAME_RATE_GENERATOR``: no upsampling at all, and an
+  inverse STFT with the mel analysis's own n_fft 1024 and hop 256, as in Vocos (Siuzdak, 2023).
+  In warm-up runs on the full training data (one CPU thread, wide-band PESQ on six VCC validation
+  sentences, bench/vocoder_validation.py) it scored 2.05, 2.28 and 2.35 at steps 1000, 2000 and
+  3000. ``GeneratorConfig()`` scored 2.00 and 2.12 at steps 1000 and 2000, and upsampling by 2 into
+  the same 1024-point inverse STFT with hop 128 scored 1.89 and 1.95 at steps 1000 and 1500. A
+  frame-rate step took twice as long as a ``GeneratorConfig()`` step (0.27 s against 0.14 s), so
+  early on the two learned about equally per CPU second; only the frame-rate shape was trained on.
 - Two additions made the short CPU training work, both measured on held-out VCC speech. First, the
   predicted log-magnitude is a correction added to the mel filterbank's pseudo-inverse, the
   magnitude Griffin-Lim starts from. Second, the phase comes out as a 2-D vector per bin, as in
@@ -25,11 +33,13 @@ Design, chosen for training on one CPU thread in about an hour and running far f
   output reached PESQ 2.94 in 300 steps, against 2.25 for the plain angle.
 - The multi-period discriminator (periods 2, 3, 5, 7, 11) and the multi-scale discriminator (raw,
   2x and 4x average-pooled audio) follow HiFi-GAN with narrower layers, because their cost
-  dominates a CPU training step (about 1 s of the 1.2 s adversarial step).
+  dominates a CPU training step (about 0.6 s of the 0.9 s adversarial step of the bundled model).
 - The generator loss adds least-squares adversarial terms, feature matching, the L1 distance of
   log-mels (SPEECH_MEL), a multi-resolution STFT loss (spectral convergence plus log-magnitude
   L1, as in Parallel WaveGAN) and the phase loss. Training starts without the adversarial terms,
-  because those steps are about 8 times cheaper. The discriminators then sharpen harmonics and noise.
+  because those steps are about 3 times cheaper. For the bundled model the adversarial terms came
+  last and light (``LossWeights``); with HiFi-GAN's weights the first 500 adversarial steps cost 0.4
+  PESQ.
 
 Audio tensors are (batch, channels, samples); log-mels are (batch, mels, frames).
 """
@@ -102,6 +112,13 @@ class GeneratorConfig:
             if key in known:
                 known[key] = tuple(known[key])
         return cls(**known)
+
+
+# The bundled model's generator (see the module docstring): no transposed convolution, and an inverse
+# STFT with the mel analysis's own n_fft and hop, so the network predicts one spectrum frame per mel
+# frame. The width and depth give it about 70 frames of context on each side at 3.5 M parameters.
+FRAME_RATE_GENERATOR = GeneratorConfig(channels=256, frame_blocks=4, upsample_rates=(), istft_n_fft=1024,
+                                       istft_hop=256)
 
 
 @dataclass(frozen=True)
@@ -410,13 +427,19 @@ def feature_matching_loss(real_features: Sequence[Sequence[torch.Tensor]],
 
 @dataclass(frozen=True)
 class LossWeights:
-    """Weights of the generator's loss terms, keyed like the metrics they produce."""
+    """Weights of the generator's loss terms, keyed like the metrics they produce.
 
-    mel: float = 45.0  # HiFi-GAN's weight, which puts the mel term on the adversarial terms' scale
-    stft: float = 2.5
+    The STFT and adversarial weights were set by validation PESQ (docs/benchmarks.md). With 4 times
+    the first bundled model's STFT weight of 2.5, PESQ kept rising where it had levelled off.
+    HiFi-GAN's adversarial weight 1 and feature matching weight 2 cost 0.4 PESQ in the first 500
+    adversarial steps; a fifth of each cost at most 0.06.
+    """
+
+    mel: float = 45.0  # HiFi-GAN's weight
+    stft: float = 10.0
     phase: float = 10.0
-    adversarial: float = 1.0
-    feature_matching: float = 2.0
+    adversarial: float = 0.2
+    feature_matching: float = 0.4
 
     def to_dict(self) -> dict[str, float]:
         return asdict(self)

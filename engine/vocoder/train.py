@@ -22,9 +22,10 @@ from engine.core.seeding import seed_everything
 from engine.data.speech_corpora import (SpeechCorpus, Utterance, load_fsdd, load_speaker_folders, load_vcc2016,
                                         utterance_tensor)
 from engine.data.synthetic_speech import ensure_synthetic_corpus
-from engine.vocoder.gan_vocoder import (DiscriminatorConfig, GeneratorConfig, LossWeights, VocoderNetworks,
-                                        adversarial_loss, build_networks, discriminator_loss, feature_matching_loss,
-                                        mel_l1_loss, multi_resolution_stft_loss, phase_loss)
+from engine.vocoder.gan_vocoder import (DEFAULT_STFT_RESOLUTIONS, FRAME_RATE_GENERATOR, DiscriminatorConfig,
+                                        GeneratorConfig, LossWeights, StftResolution, VocoderNetworks, adversarial_loss,
+                                        build_networks, discriminator_loss, feature_matching_loss, mel_l1_loss,
+                                        multi_resolution_stft_loss, phase_loss)
 
 logger = logging.getLogger(__name__)
 
@@ -63,8 +64,10 @@ class VocoderTrainConfig:
     adam_betas: tuple[float, float] = (0.8, 0.99)  # HiFi-GAN's setting
     gradient_clip: float = 100.0  # clips only exploding steps, well above the usual generator gradient norms
     loss_weights: LossWeights = LossWeights()
-    generator: GeneratorConfig = GeneratorConfig()
+    generator: GeneratorConfig = FRAME_RATE_GENERATOR
     discriminator: DiscriminatorConfig = DiscriminatorConfig()
+    # (n_fft, hop) of each resolution of the multi-resolution STFT loss.
+    stft_resolutions: tuple[tuple[int, int], ...] = tuple((r.n_fft, r.hop_length) for r in DEFAULT_STFT_RESOLUTIONS)
     gain_range_db: tuple[float, float] = (-6.0, 2.0)  # random loudness change of each crop
     # Gaussian noise at about -80 dBFS added to every crop: zero-padded and digitally silent stretches
     # would otherwise ask the log losses to reproduce exact zeros, which dominates their gradients.
@@ -112,6 +115,8 @@ class VocoderTrainConfig:
         for key in ("sources", "source_weights", "adam_betas", "gain_range_db"):
             if key in kwargs:
                 kwargs[key] = tuple(kwargs[key])
+        if "stft_resolutions" in kwargs:
+            kwargs["stft_resolutions"] = tuple(tuple(pair) for pair in kwargs["stft_resolutions"])
         if "generator" in kwargs:
             kwargs["generator"] = GeneratorConfig.from_dict(kwargs["generator"])
         if "discriminator" in kwargs:
@@ -242,7 +247,7 @@ def train_step(networks: VocoderNetworks, optimizers: Mapping[str, torch.optim.O
         values["grad_norm/d"] = _apply(optimizers["discriminators"], loss_d, config.gradient_clip)
 
     mel = mel_l1_loss(fake, real_log_mel)
-    stft = multi_resolution_stft_loss(fake, audio)
+    stft = multi_resolution_stft_loss(fake, audio, [StftResolution(*pair) for pair in config.stft_resolutions])
     phase = phase_loss(spectrum, audio, generator.config.istft_n_fft, generator.config.istft_hop)
     loss_g = weights.mel * mel + weights.stft * stft + weights.phase * phase
     if adversarial:

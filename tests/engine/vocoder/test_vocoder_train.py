@@ -10,6 +10,7 @@ import torch
 
 from engine.core.checkpoints import load_checkpoint
 from engine.core.jobs import CancelToken, CheckpointSaved, Failed, Finished, Metrics, Sample, Started, run_job
+from engine.vocoder.default_model import apply_overrides
 from engine.vocoder.loading import load_vocoder
 from engine.vocoder.train import (CHECKPOINT_KIND, SegmentSampler, VocoderTrainConfig, VocoderTrainJob,
                                   finetune_config)
@@ -130,3 +131,26 @@ def test_segment_sampler_pads_short_utterances_and_limits_peaks() -> None:
     assert batch.shape == (4, 1, 512)
     assert batch.abs().max().item() <= 0.99 + 1e-6
     assert ((batch != 0).sum(dim=-1) == 100).all()
+
+
+def test_preset_overrides_reach_nested_fields(tiny_config: VocoderTrainConfig) -> None:
+    changed = apply_overrides(tiny_config, ["generator.istft_n_fft=1024", "generator.istft_hop=256",
+                                            "generator.upsample_rates=[]", "loss_weights.stft=2.5",
+                                            "stft_resolutions=[[512, 128], [2048, 512]]", "warmup_learning_rate=5e-4"])
+    assert changed.generator.istft_n_fft == 1024
+    assert changed.generator.upsample_rates == ()
+    assert changed.loss_weights.stft == 2.5
+    assert changed.stft_resolutions == ((512, 128), (2048, 512))
+    assert changed.warmup_learning_rate == 5e-4
+    assert VocoderTrainConfig.from_json(changed.to_json()) == changed
+
+
+@pytest.mark.parametrize("assignment, message", [
+    ("generator.width=3", "Invalid --set 'generator.width=3'"),
+    ("steps", "Invalid --set 'steps'"),
+    ("generator.istft_hop=100", "must equal hop_length 256"),
+])
+def test_preset_overrides_reject_unknown_fields_and_bad_values(tiny_config: VocoderTrainConfig, assignment: str,
+                                                               message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        apply_overrides(tiny_config, [assignment])

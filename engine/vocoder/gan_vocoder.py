@@ -33,7 +33,7 @@ Design, chosen for training on one CPU thread in about an hour and running far f
   output reached PESQ 2.94 in 300 steps, against 2.25 for the plain angle.
 - The multi-period discriminator (periods 2, 3, 5, 7, 11) and the multi-scale discriminator (raw,
   2x and 4x average-pooled audio) follow HiFi-GAN with narrower layers, because their cost
-  dominates a CPU training step (about 0.6 s of the 0.9 s adversarial step of the bundled model).
+  dominates a CPU training step (0.9 s for an adversarial step of the bundled model, 0.3 s without).
 - The generator loss adds least-squares adversarial terms, feature matching, the L1 distance of
   log-mels (SPEECH_MEL), a multi-resolution STFT loss (spectral convergence plus log-magnitude
   L1, as in Parallel WaveGAN) and the phase loss. Training starts without the adversarial terms,

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from engine.audio.features import SPEECH_MEL, log_mel_spectrogram
-from engine.core.checkpoints import CheckpointError, save_checkpoint
+from engine.core.checkpoints import CheckpointError, load_checkpoint, save_checkpoint
 from engine.vocoder import GriffinLimVocoder, default_vocoder, load_vocoder
 from engine.vocoder import loading
 from engine.vocoder.gan_vocoder import (Discriminators, Generator, GeneratorConfig, adversarial_loss,
@@ -175,6 +175,16 @@ def test_default_vocoder_loads_bundled_model() -> None:
     vocoder = default_vocoder()
     assert isinstance(vocoder, GanVocoder)
     assert vocoder.source == path
+
+
+def test_bundled_model_uses_defaults() -> None:
+    # Training from the command line without options builds the bundled model's design.
+    checkpoint = load_checkpoint(loading.bundled_vocoder_path(), expected_kind=CHECKPOINT_KIND)
+    bundled = VocoderTrainConfig.from_json(checkpoint.config)
+    defaults = VocoderTrainConfig()
+    assert bundled.generator == defaults.generator
+    assert bundled.discriminator == defaults.discriminator
+    assert bundled.loss_weights == defaults.loss_weights
 
 
 def _stream(streaming: StreamingVocoder, log_mel: torch.Tensor, block_frames: int) -> torch.Tensor:

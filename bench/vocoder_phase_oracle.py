@@ -1,4 +1,4 @@
-"""Where a GAN vocoder loses PESQ: its magnitude or its phase, each swapped for the real one.
+"""PESQ of a GAN vocoder's magnitude and phase, each paired with the real other half.
 
     .venv/bin/python bench/vocoder_phase_oracle.py [--checkpoint CKPT] [--output report.json]
 
@@ -13,12 +13,12 @@ with the real phase scores far above the vocoder's own output, the phase limits 
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 from pathlib import Path
 
 import torch
 from pesq import pesq
+from vocoder_quality import print_report
 
 from engine.audio.features import SPEECH_MEL, log_mel_spectrogram
 from engine.data.speech_corpora import utterance_tensor
@@ -64,10 +64,7 @@ def main() -> None:
             scores.setdefault(name, []).append(float(pesq(rate, samples.double().numpy(), audio.double().numpy(), "wb")))
     report = {"checkpoint": str(checkpoint), "utterances": len(next(iter(scores.values()))),
               "pesq_wb": {name: round(statistics.fmean(values), 3) for name, values in scores.items()}}
-    text = json.dumps(report, indent=2)
-    print(text)
-    if args.output is not None:
-        args.output.write_text(text + "\n", encoding="utf-8")
+    print_report(report, args.output)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,14 @@ from engine.vocoder import bundled_vocoder_path
 from engine.vocoder.evaluate import evaluate_vocoders
 
 
+def print_report(report: dict[str, object], output: Path | None) -> None:
+    """Print ``report`` as indented JSON, and also write it to ``output`` when one is given."""
+    text = json.dumps(report, indent=2)
+    print(text)
+    if output is not None:
+        output.write_text(text + "\n", encoding="utf-8")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", type=Path, help="GAN vocoder checkpoint (default: the bundled one)")
@@ -36,10 +44,7 @@ def main() -> None:
     report = {"checkpoint": str(checkpoint), **evaluate_vocoders(checkpoint, per_speaker=args.per_speaker),
               "wall_s": round(time.perf_counter() - started, 1), "threads": torch.get_num_threads(),
               "cpu": platform.processor() or platform.machine()}
-    text = json.dumps(report, indent=2)
-    print(text)
-    if args.output is not None:
-        args.output.write_text(text + "\n", encoding="utf-8")
+    print_report(report, args.output)
 
 
 if __name__ == "__main__":

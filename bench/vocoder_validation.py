@@ -1,4 +1,4 @@
-"""Validation PESQ of vocoder checkpoints: the score that picks the shipped checkpoint of a training run.
+"""Validation PESQ of vocoder checkpoints, the score that picks the shipped checkpoint of a training run.
 
     .venv/bin/python bench/vocoder_validation.py RUN_DIR_OR_CHECKPOINT [...] [--output scores.json]
 
@@ -15,6 +15,7 @@ import json
 from pathlib import Path
 
 import torch
+from vocoder_quality import print_report
 
 from engine.vocoder import GriffinLimVocoder, load_vocoder
 from engine.vocoder.evaluate import score_set, summarize, validation_utterances
@@ -41,10 +42,7 @@ def main() -> None:
     for path in checkpoints(args.paths):
         report[str(path)] = summarize(score_set(load_vocoder(path), utterances))
         print(path, json.dumps(report[str(path)]), flush=True)
-    text = json.dumps(report, indent=2)
-    print(text)
-    if args.output is not None:
-        args.output.write_text(text + "\n", encoding="utf-8")
+    print_report(report, args.output)
 
 
 if __name__ == "__main__":

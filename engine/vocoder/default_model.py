@@ -37,10 +37,10 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL_NAME = "istft_hifigan_16k"
 # The network and loss weights are VocoderTrainConfig's defaults, which the bundled model has. The
-# bundled model was trained in stages, each a run of this script with --set overrides (a higher
-# warm-up learning rate first, then a lower one, then adversarial steps); its JSON and
-# docs/benchmarks.md give the commands. Warm-up steps (mel, STFT and phase losses) take about 0.3 s on
-# one CPU thread, adversarial steps about 0.9 s.
+# bundled model was trained in stages, each a run of this script with --set overrides: warm-up at a
+# higher learning rate, then at a lower one, then adversarial steps. Its JSON and docs/benchmarks.md
+# give the commands. A warm-up step (mel, STFT and phase losses) took about 0.3 s on one CPU thread,
+# an adversarial step about 0.9 s.
 # NOTE: the one-run schedule below (adversarial terms from step 1500) was not run with this network.
 DEFAULT_PRESET = VocoderTrainConfig(steps=10000, adversarial_start_step=1500, checkpoint_every=500,
                                     sample_every=500, device="cpu", precision="fp32")
@@ -49,9 +49,9 @@ DEFAULT_PRESET = VocoderTrainConfig(steps=10000, adversarial_start_step=1500, ch
 def apply_overrides(config: VocoderTrainConfig, assignments: Sequence[str]) -> VocoderTrainConfig:
     """Return ``config`` with each ``NAME=VALUE`` assignment applied.
 
-    NAME is a field of the config, or ``generator.FIELD``, ``discriminator.FIELD`` or
-    ``loss_weights.FIELD`` for a nested one. VALUE is read as JSON (``1024``, ``[2, 2]``, ``true``),
-    and as plain text when it is not JSON.
+    NAME is a field of the config. A nested field is written ``generator.FIELD``,
+    ``discriminator.FIELD`` or ``loss_weights.FIELD``. VALUE is parsed as JSON (``1024``, ``[2, 2]``,
+    ``true``), or kept as text when it is not valid JSON.
 
     Raises:
         ValueError: for an unknown field or a missing ``=``; the config's own checks raise for bad values.
@@ -159,7 +159,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if history[-1]["steps"] is None:  # a training checkpoint rather than an exported model
             history[-1].update(steps=earlier.step, checkpoint=str(args.continue_from))
     # Applied last, so that --set adversarial_start_step=N also holds for a run with --continue-from.
-    config = apply_overrides(config, args.set)
+    try:
+        config = apply_overrides(config, args.set)
+    except ValueError as error:
+        parser.error(str(error))
     wall_s = None
     if not args.skip_training:
         started = time.perf_counter()

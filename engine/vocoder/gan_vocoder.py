@@ -432,7 +432,7 @@ class LossWeights:
     The STFT and adversarial weights were set by validation PESQ (docs/benchmarks.md). With 4 times
     the first bundled model's STFT weight of 2.5, PESQ kept rising where it had levelled off.
     HiFi-GAN's adversarial weight 1 and feature matching weight 2 cost 0.4 PESQ in the first 500
-    adversarial steps; a fifth of each cost at most 0.06.
+    adversarial steps. A fifth of each cost at most 0.06.
     """
 
     mel: float = 45.0  # HiFi-GAN's weight

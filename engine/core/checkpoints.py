@@ -11,9 +11,9 @@ import json
 import logging
 import os
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import torch
 from safetensors import SafetensorError
@@ -223,6 +223,37 @@ def load_checkpoint(path: str | os.PathLike[str], *, expected_kind: str | None =
         extra=sidecar.get("extra", {}),
         optimizer_meta=sidecar.get("optimizers", {}),
     )
+
+
+def average_checkpoints(paths: Sequence[str | os.PathLike[str]], *, expected_kind: str | None = None) -> Checkpoint:
+    """Return the last checkpoint of ``paths`` with each floating-point weight replaced by its mean over all of them.
+
+    Averaging the weights of a few consecutive checkpoints of one run evens out the step-to-step
+    jitter of GAN training. The optimizer state is dropped: the result can be evaluated and exported,
+    not resumed. Integer tensors are taken from the last checkpoint.
+
+    Raises:
+        CheckpointError: when ``paths`` is empty, a checkpoint cannot be loaded, or the checkpoints
+            do not hold the same weights (names or shapes).
+    """
+    if not paths:
+        raise CheckpointError("No checkpoints to average; give at least one.")
+    loaded = [load_checkpoint(path, expected_kind=expected_kind) for path in paths]
+    last = loaded[-1]
+    weights = {key: value for key, value in last.tensors.items() if not key.startswith(f"{_OPTIM_PREFIX}.")}
+    sums = {key: value.double() for key, value in weights.items() if value.is_floating_point()}
+    for checkpoint in loaded[:-1]:
+        for key, value in weights.items():
+            other = checkpoint.tensors.get(key)
+            if other is None or other.shape != value.shape:
+                raise CheckpointError(f"{checkpoint.path} and {last.path} contain different weights ({key}); "
+                                      "average only checkpoints of one run.")
+            if key in sums:
+                sums[key] += other.double()
+    averaged = {key: (sums[key] / len(loaded)).to(value.dtype) if key in sums else value
+                for key, value in weights.items()}
+    return replace(last, tensors=averaged, optimizer_meta={},
+                   extra={**last.extra, "averaged_checkpoints": [str(item.path) for item in loaded]})
 
 
 def restore(

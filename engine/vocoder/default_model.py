@@ -5,7 +5,8 @@
 Run it again with the same --run-dir to resume training from the newest checkpoint there, or with
 --skip-training to export a finished run again. --continue-from starts a new run from the weights of
 an exported model (the bundled one, say) with fresh optimizers and no warm-up, so a model can be
-trained further after its run folder is gone.
+trained further after its run folder is gone. --average K ships the weight average of K consecutive
+checkpoints, chosen like a single one.
 
 The run trains on VCC 2016 speakers SF1, SM1 and TM3 (held-out sentences excluded), FSDD and the
 espeak-ng corpus, and keeps speaker TF2 out. It then writes the generator and discriminators in
@@ -26,7 +27,7 @@ from typing import Sequence
 
 import torch
 
-from engine.core.checkpoints import load_checkpoint, save_checkpoint
+from engine.core.checkpoints import Checkpoint, average_checkpoints, load_checkpoint, restore, save_checkpoint
 from engine.core.jobs import CheckpointSaved, Metrics
 from engine.core.paths import resources_dir
 from engine.vocoder.gan_vocoder import Discriminators, Generator
@@ -76,17 +77,15 @@ def default_model_path(name: str = DEFAULT_MODEL_NAME) -> Path:
     return resources_dir() / "models" / "vocoder" / name
 
 
-def export_slim(checkpoint_path: Path, output: Path, metadata: dict[str, object]) -> Path:
-    """Write the generator and discriminators of ``checkpoint_path`` in float16, without optimizer state.
+def export_slim(checkpoint: Checkpoint, output: Path, metadata: dict[str, object]) -> Path:
+    """Write the generator and discriminators of ``checkpoint`` in float16, without optimizer state.
 
     float16 halves the file. The evaluation that goes into the JSON runs on the exported weights.
     """
-    checkpoint = load_checkpoint(checkpoint_path, expected_kind=CHECKPOINT_KIND)
     config = VocoderTrainConfig.from_json(checkpoint.config)
     generator = Generator(config.generator)
     discriminators = Discriminators(config.discriminator)
-    generator.load_state_dict(checkpoint.module_state("generator"))
-    discriminators.load_state_dict(checkpoint.module_state("discriminators"))
+    restore(checkpoint, {"generator": generator, "discriminators": discriminators})
     generator.half()
     discriminators.half()
     return save_checkpoint(output, kind=CHECKPOINT_KIND, config=checkpoint.config, step=checkpoint.step,
@@ -94,10 +93,40 @@ def export_slim(checkpoint_path: Path, output: Path, metadata: dict[str, object]
                            metrics=checkpoint.metrics, extra={**checkpoint.extra, **metadata})
 
 
-def select_by_validation(run_dir: Path) -> tuple[Path, dict[str, object]]:
-    """Return the adversarially trained checkpoint of ``run_dir`` with the best mean validation PESQ.
+def checkpoint_windows(run_dir: Path, average: int) -> list[list[Path]]:
+    """Return the checkpoints of ``run_dir`` that may be shipped, as runs of ``average`` consecutive ones.
 
-    A run that never reached its adversarial start step is judged on all of its checkpoints.
+    Only adversarially trained checkpoints count, unless the run never reached its adversarial start
+    step. A run with fewer checkpoints than ``average`` gives one window of all of them.
+    """
+    candidates = []
+    for weights in sorted(run_dir.glob("step_*.safetensors")):
+        checkpoint = load_checkpoint(weights, expected_kind=CHECKPOINT_KIND)
+        config = VocoderTrainConfig.from_json(checkpoint.config)
+        candidates.append((weights, checkpoint.step > config.adversarial_start_step))
+    if any(adversarial for _, adversarial in candidates):
+        candidates = [(weights, adversarial) for weights, adversarial in candidates if adversarial]
+    paths = [weights for weights, _ in candidates]
+    if not paths:
+        raise ValueError(f"{run_dir} contains no checkpoint; train first.")
+    if len(paths) <= average:
+        return [paths]
+    return [paths[end - average:end] for end in range(average, len(paths) + 1)]
+
+
+def window_checkpoint(window: Sequence[Path]) -> Checkpoint:
+    """Load one checkpoint, or the weight average of several (engine.core.checkpoints.average_checkpoints)."""
+    if len(window) == 1:
+        return load_checkpoint(window[0], expected_kind=CHECKPOINT_KIND)
+    return average_checkpoints(window, expected_kind=CHECKPOINT_KIND)
+
+
+def window_name(window: Sequence[Path]) -> str:
+    return window[0].name if len(window) == 1 else f"mean of {window[0].name} to {window[-1].name}"
+
+
+def select_by_validation(run_dir: Path, average: int = 1) -> tuple[Checkpoint, dict[str, object]]:
+    """Return the checkpoint (or mean of ``average`` consecutive ones) with the best mean validation PESQ.
 
     The validation sentences are held out of training and are not the test sentences of
     ``evaluate.py``, so choosing by them leaves the reported test scores unbiased.
@@ -107,21 +136,16 @@ def select_by_validation(run_dir: Path) -> tuple[Path, dict[str, object]]:
 
     utterances = validation_utterances()
     scores: dict[str, float] = {}
-    candidates = []
-    for weights in sorted(run_dir.glob("step_*.safetensors")):
-        checkpoint = load_checkpoint(weights, expected_kind=CHECKPOINT_KIND)
-        config = VocoderTrainConfig.from_json(checkpoint.config)
-        candidates.append((weights, checkpoint.step > config.adversarial_start_step))
-    if any(adversarial for _, adversarial in candidates):
-        candidates = [(weights, adversarial) for weights, adversarial in candidates if adversarial]
-    for weights, _ in candidates:
-        scores[weights.name] = summarize(score_set(load_vocoder(weights), utterances))["pesq_wb"]
-        logger.info("validation PESQ of %s: %.3f", weights.name, scores[weights.name])
-    if not scores:
-        raise ValueError(f"{run_dir} contains no checkpoint; train first.")
+    windows = {window_name(window): window for window in checkpoint_windows(run_dir, average)}
+    for name, window in windows.items():
+        scores[name] = summarize(score_set(load_vocoder(window_checkpoint(window)), utterances))["pesq_wb"]
+        logger.info("validation PESQ of %s: %.3f", name, scores[name])
     best = max(scores, key=scores.__getitem__)
-    return run_dir / best, {"rule": "best mean wide-band PESQ on the VCC validation sentences",
-                            "validation_utterances": len(utterances), "validation_pesq_wb": scores}
+    rule = "best mean wide-band PESQ on the VCC validation sentences"
+    if average > 1:
+        rule += f", over weight averages of {average} consecutive checkpoints"
+    return window_checkpoint(windows[best]), {"rule": rule, "shipped": best, "validation_utterances": len(utterances),
+                                              "validation_pesq_wb": scores}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -139,10 +163,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--continue-from", type=Path,
                         help="start from the weights of this exported model, adversarially from the first step; "
                              "its training history goes into the new JSON")
+    parser.add_argument("--average", type=int, default=1, metavar="K",
+                        help="ship the weight average of K consecutive checkpoints instead of one (default %(default)s)")
     parser.add_argument("--name", default=DEFAULT_MODEL_NAME, help="file name of the shipped model, without suffix")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                         help="override one setting of the preset, e.g. --set generator.istft_n_fft=1024 (repeatable)")
     args = parser.parse_args(argv)
+    if args.average < 1:
+        parser.error(f"--average must be at least 1, got {args.average}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     torch.set_num_threads(1)
 
@@ -178,22 +206,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         if resume is not None and args.continue_from is not None:
             logger.info("Resuming the run in %s; --continue-from %s is ignored because the run already started",
                         args.run_dir, args.continue_from)
-        job = train_vocoder(config, output_dir=args.run_dir, resume_from=resume, initialize_from=initialize,
-                            on_event=on_event, extra_metadata={"command": command, "history": history})
+        train_vocoder(config, output_dir=args.run_dir, resume_from=resume, initialize_from=initialize,
+                      on_event=on_event, extra_metadata={"command": command, "history": history})
         wall_s = time.perf_counter() - started
-        checkpoint_path = job.last_checkpoint
-    else:
-        checkpoint_path = args.run_dir
-    assert checkpoint_path is not None  # every finished run saves a checkpoint
 
     # Imported here so that training starts even while the evaluation code is being changed.
     from engine.vocoder.evaluate import evaluate_vocoders
 
-    selection: dict[str, object] = {"rule": "last checkpoint"}
     if args.select == "validation":
-        checkpoint_path, selection = select_by_validation(args.run_dir)
+        trained, selection = select_by_validation(args.run_dir, args.average)
+    else:
+        window = checkpoint_windows(args.run_dir, args.average)[-1]
+        trained, selection = window_checkpoint(window), {"rule": "last checkpoint", "shipped": window_name(window)}
     output = default_model_path(args.name)
-    trained = load_checkpoint(checkpoint_path, expected_kind=CHECKPOINT_KIND)
     metadata: dict[str, object] = {
         "training_data": {
             "vcc2016": f"speakers {', '.join(TRAINING_VCC_SPEAKERS)}, training sentences only; "
@@ -209,10 +234,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "checkpoint_selection": selection,
         "training_wall_time_s": wall_s if wall_s is not None else args.training_wall_time_s,
     }
-    export_slim(Path(trained.path), output, metadata)
+    export_slim(trained, output, metadata)
     report = evaluate_vocoders(output)
     metadata["metrics_held_out"] = report
-    exported = export_slim(Path(trained.path), output, metadata)
+    exported = export_slim(trained, output, metadata)
     logger.info("Shipped %s: %s", exported, json.dumps(report, indent=2))
     return 0
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 
 from engine.audio.features import SPEECH_MEL, MelConfig
-from engine.core.checkpoints import CheckpointError, load_checkpoint, restore
+from engine.core.checkpoints import Checkpoint, CheckpointError, load_checkpoint, restore
 from engine.core.paths import resources_dir
 from engine.vocoder.base import Vocoder
 from engine.vocoder.gan_vocoder import Generator, GeneratorConfig
@@ -56,14 +56,20 @@ class GanVocoder:
         return audio.reshape(*leading, audio.shape[-1]).cpu()  # (..., samples)
 
 
-def load_vocoder(path: str | os.PathLike[str], device: torch.device | str = "cpu") -> Vocoder:
-    """Load a GAN vocoder checkpoint (a .safetensors file, its stem, or a training run folder).
+def load_vocoder(path: str | os.PathLike[str] | Checkpoint, device: torch.device | str = "cpu") -> Vocoder:
+    """Load a GAN vocoder checkpoint (a .safetensors file, its stem, a training run folder, or a loaded one).
 
     Raises:
         CheckpointError: when the file is missing, corrupt, of another kind or does not fit the
             generator; the message names the file and the fix.
     """
-    checkpoint = load_checkpoint(path, expected_kind=GAN_VOCODER_KIND)
+    if isinstance(path, Checkpoint):
+        checkpoint = path
+        if checkpoint.kind != GAN_VOCODER_KIND:
+            raise CheckpointError(f"{checkpoint.path} contains a {checkpoint.kind!r} model, not a GAN vocoder. "
+                                  "Pick a vocoder checkpoint.")
+    else:
+        checkpoint = load_checkpoint(path, expected_kind=GAN_VOCODER_KIND)
     try:
         generator_config = GeneratorConfig.from_dict(checkpoint.config.get("generator", {}))
     except (TypeError, ValueError) as error:

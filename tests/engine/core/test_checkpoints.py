@@ -7,8 +7,8 @@ import json
 import pytest
 import torch
 
-from engine.core.checkpoints import (CheckpointError, checkpoint_paths, load_checkpoint, newest_checkpoint, restore,
-                                     save_checkpoint)
+from engine.core.checkpoints import (CheckpointError, average_checkpoints, checkpoint_paths, load_checkpoint,
+                                     newest_checkpoint, restore, save_checkpoint)
 
 
 def _model_and_optimizer(seed: int = 0):
@@ -107,3 +107,37 @@ def test_folder_loads_newest_checkpoint(tmp_path):
 def test_empty_folder_has_no_checkpoint(tmp_path):
     with pytest.raises(CheckpointError, match="No checkpoint found in folder"):
         load_checkpoint(tmp_path)
+
+
+def test_average_means_weights_drops_optimizer(tmp_path):
+    models = []
+    for step, seed in ((1, 0), (2, 1), (3, 2)):
+        model, optimizer = _model_and_optimizer(seed)
+        save_checkpoint(tmp_path / f"step_{step}", kind="test.mlp", config={"width": 4}, step=step,
+                        modules={"net": model}, optimizers={"net": optimizer})
+        models.append(model)
+
+    averaged = average_checkpoints([tmp_path / f"step_{step}" for step in (1, 2, 3)], expected_kind="test.mlp")
+    fresh, fresh_optimizer = _model_and_optimizer(5)
+    restore(averaged, {"net": fresh})
+
+    assert averaged.step == 3
+    for name, value in fresh.state_dict().items():
+        expected = torch.stack([model.state_dict()[name] for model in models]).mean(dim=0)
+        assert torch.allclose(value, expected, atol=1e-6), name
+    assert not any(key.startswith("optim.") for key in averaged.tensors)
+    with pytest.raises(CheckpointError, match="no optimizer state"):
+        restore(averaged, {"net": fresh}, {"net": fresh_optimizer})
+    assert averaged.extra["averaged_checkpoints"] == [str(tmp_path / f"step_{step}.safetensors") for step in (1, 2, 3)]
+
+
+def test_average_rejects_different_networks(tmp_path):
+    model, _ = _model_and_optimizer()
+    wider = torch.nn.Sequential(torch.nn.Linear(3, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
+    save_checkpoint(tmp_path / "narrow", kind="test.mlp", config={}, step=1, modules={"net": model})
+    save_checkpoint(tmp_path / "wide", kind="test.mlp", config={}, step=2, modules={"net": wider})
+    with pytest.raises(CheckpointError, match="contain different weights") as raised:
+        average_checkpoints([tmp_path / "narrow", tmp_path / "wide"])
+    assert "narrow.safetensors" in str(raised.value)
+    with pytest.raises(CheckpointError, match="at least one"):
+        average_checkpoints([])

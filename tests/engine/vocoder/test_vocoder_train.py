@@ -10,7 +10,7 @@ import torch
 
 from engine.core.checkpoints import load_checkpoint
 from engine.core.jobs import CancelToken, CheckpointSaved, Failed, Finished, Metrics, Sample, Started, run_job
-from engine.vocoder.default_model import apply_overrides
+from engine.vocoder.default_model import apply_overrides, checkpoint_windows, export_slim, window_checkpoint
 from engine.vocoder.loading import load_vocoder
 from engine.vocoder.train import (CHECKPOINT_KIND, SegmentSampler, VocoderTrainConfig, VocoderTrainJob,
                                   finetune_config)
@@ -154,3 +154,22 @@ def test_preset_overrides_reject_unknown_fields_and_bad_values(tiny_config: Voco
                                                                message: str) -> None:
     with pytest.raises(ValueError, match=message):
         apply_overrides(tiny_config, [assignment])
+
+
+def test_shipping_candidates_average_adversarial_windows(tmp_path: Path, tiny_config: VocoderTrainConfig) -> None:
+    _run(replace(tiny_config, steps=6), tmp_path / "run")  # checkpoints at steps 2 (warm-up), 4 and 6
+    run = tmp_path / "run"
+
+    assert checkpoint_windows(run, 1) == [[run / "step_000004.safetensors"], [run / "step_000006.safetensors"]]
+    assert checkpoint_windows(run, 2) == [[run / "step_000004.safetensors", run / "step_000006.safetensors"]]
+    assert checkpoint_windows(run, 5) == checkpoint_windows(run, 2)
+
+    averaged = window_checkpoint(checkpoint_windows(run, 2)[0])
+    first, last = (load_checkpoint(run / f"step_00000{step}") for step in (4, 6))
+    key = "generator.output_conv.bias"
+    assert torch.allclose(averaged.tensors[key], (first.tensors[key] + last.tensors[key]) / 2)
+    exported = export_slim(averaged, tmp_path / "shipped", {"note": "test"})
+    audio = load_vocoder(exported).synthesize(torch.zeros(1, 80, 6))
+    assert audio.shape == (1, 5 * 256)
+    assert torch.isfinite(audio).all()
+    assert load_checkpoint(exported).tensors[key].dtype == torch.float16

@@ -1,9 +1,9 @@
 """Validation PESQ of vocoder checkpoints, the score that picks the shipped checkpoint of a training run.
 
-    .venv/bin/python bench/vocoder_validation.py RUN_DIR_OR_CHECKPOINT [...] [--average K] [--output scores.json]
+    .venv/bin/python bench/vocoder_validation.py RUN_DIR_OR_CHECKPOINT [...] [--average K] [--per-speaker N] [--output scores.json]
 
-Each checkpoint resynthesizes two VCC 2016 validation sentences of each training speaker (SF1, SM1,
-TM3). These sentences are held out of training and are not the test sentences of
+Each checkpoint resynthesizes N (default two, at most 16) VCC 2016 validation sentences of each
+training speaker (SF1, SM1, TM3). These sentences are held out of training and are not the test sentences of
 bench/vocoder_quality.py. The script prints the mean wide-band PESQ and STOI per checkpoint, and
 Griffin-Lim's on the same sentences, as JSON. With --average K, each run folder is scored as weight
 averages of K consecutive checkpoints (the candidates of `default_model --average K`).
@@ -40,11 +40,13 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     parser.add_argument("--average", type=int, default=1, metavar="K",
                         help="score weight averages of K consecutive checkpoints of each run folder (default 1)")
+    parser.add_argument("--per-speaker", type=int, default=2, metavar="N",
+                        help="validation sentences per training speaker (default 2, at most 16)")
     parser.add_argument("--output", type=Path, help="also write the JSON report to this file")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
-    utterances = validation_utterances()
+    utterances = validation_utterances(per_speaker=args.per_speaker)
     report = {"griffin_lim": summarize(score_set(GriffinLimVocoder(), utterances))}
     for window in candidates(args.paths, args.average):
         name = str(window[0].parent / window_name(window))

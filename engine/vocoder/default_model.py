@@ -125,8 +125,10 @@ def window_name(window: Sequence[Path]) -> str:
     return window[0].name if len(window) == 1 else f"mean of {window[0].name} to {window[-1].name}"
 
 
-def select_by_validation(run_dir: Path, average: int = 1) -> tuple[Checkpoint, dict[str, object]]:
+def select_by_validation(run_dir: Path, average: int = 1, per_speaker: int = 2) -> tuple[Checkpoint, dict[str, object]]:
     """Return the checkpoint (or mean of ``average`` consecutive ones) with the best mean validation PESQ.
+
+    ``per_speaker`` validation sentences of each training speaker are scored (16 exist).
 
     The validation sentences are held out of training and are not the test sentences of
     ``evaluate.py``, so choosing by them leaves the reported test scores unbiased.
@@ -134,7 +136,7 @@ def select_by_validation(run_dir: Path, average: int = 1) -> tuple[Checkpoint, d
     from engine.vocoder.evaluate import score_set, summarize, validation_utterances
     from engine.vocoder.loading import load_vocoder
 
-    utterances = validation_utterances()
+    utterances = validation_utterances(per_speaker=per_speaker)
     scores: dict[str, float] = {}
     windows = {window_name(window): window for window in checkpoint_windows(run_dir, average)}
     for name, window in windows.items():
@@ -165,6 +167,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                              "its training history goes into the new JSON")
     parser.add_argument("--average", type=int, default=1, metavar="K",
                         help="ship the weight average of K consecutive checkpoints instead of one (default %(default)s)")
+    parser.add_argument("--validation-per-speaker", type=int, default=2, metavar="N",
+                        help="validation sentences per training speaker that choose the checkpoint (default %(default)s, "
+                             "at most 16)")
     parser.add_argument("--name", default=DEFAULT_MODEL_NAME, help="file name of the shipped model, without suffix")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                         help="override one setting of the preset, e.g. --set generator.istft_n_fft=1024 (repeatable)")
@@ -214,7 +219,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from engine.vocoder.evaluate import evaluate_vocoders
 
     if args.select == "validation":
-        trained, selection = select_by_validation(args.run_dir, args.average)
+        trained, selection = select_by_validation(args.run_dir, args.average, args.validation_per_speaker)
     else:
         window = checkpoint_windows(args.run_dir, args.average)[-1]
         trained, selection = window_checkpoint(window), {"rule": "last checkpoint", "shipped": window_name(window)}

@@ -39,8 +39,8 @@ logger = logging.getLogger(__name__)
 DEFAULT_MODEL_NAME = "istft_hifigan_16k"
 # The network and loss weights are VocoderTrainConfig's defaults, which the bundled model has. The
 # bundled model was trained in stages, each a run of this script with --set overrides: warm-up at a
-# higher learning rate, then at a lower one, then adversarial steps. Its JSON and docs/benchmarks.md
-# give the commands. A warm-up step (mel, STFT and phase losses) took about 0.3 s on one CPU thread,
+# higher learning rate, then at a lower one, then adversarial steps, last at a generator rate of 2e-4.
+# Its JSON and docs/benchmarks.md give the commands. A warm-up step (mel, STFT and phase losses) took about 0.3 s on one CPU thread,
 # an adversarial step about 0.9 s.
 # NOTE: the one-run schedule below (adversarial terms from step 1500) was not run with this network.
 DEFAULT_PRESET = VocoderTrainConfig(steps=10000, adversarial_start_step=1500, checkpoint_every=500,

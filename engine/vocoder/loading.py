@@ -106,8 +106,8 @@ class StreamingVocoder:
     model's output matches the offline output: the difference is below 1e-4 of the signal energy.
     Its generator can read about 70 frames to each side, but the far ones contribute almost nothing.
     A shorter lookahead lowers the latency at a cost. Streaming 2 s of TF2 speech in blocks of 7
-    frames with a lookahead of 16 frames gave audio that differed from the offline audio by 2.5% of
-    its energy, and with 8 frames by 33% (bench/vocoder_speed.py).
+    frames with a lookahead of 16 frames gave audio that differed from the offline audio by 4.0% of
+    its energy, and with 8 frames by 30% (bench/vocoder_speed.py).
     """
 
     def __init__(self, vocoder: GanVocoder, context_frames: int = 48, lookahead_frames: int = 32) -> None:

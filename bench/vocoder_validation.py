@@ -1,10 +1,11 @@
 """Validation PESQ of vocoder checkpoints, the score that picks the shipped checkpoint of a training run.
 
-    .venv/bin/python bench/vocoder_validation.py RUN_DIR_OR_CHECKPOINT [...] [--average K] [--per-speaker N] [--output scores.json]
+    .venv/bin/python bench/vocoder_validation.py RUN_DIR_OR_CHECKPOINT [...] [--average K] [--per-speaker N] \
+        [--output scores.json]
 
 Each checkpoint resynthesizes N (default two, at most 16) VCC 2016 validation sentences of each
-training speaker (SF1, SM1, TM3). These sentences are held out of training and are not the test sentences of
-bench/vocoder_quality.py. The script prints the mean wide-band PESQ and STOI per checkpoint, and
+training speaker (SF1, SM1, TM3). These sentences are held out of training and are not the test
+sentences of bench/vocoder_quality.py. The script prints the mean wide-band PESQ and STOI per checkpoint, and
 Griffin-Lim's on the same sentences, as JSON. With --average K, each run folder is scored as weight
 averages of K consecutive checkpoints (the candidates of `default_model --average K`).
 """
@@ -44,6 +45,8 @@ def main() -> None:
                         help="validation sentences per training speaker (default 2, at most 16)")
     parser.add_argument("--output", type=Path, help="also write the JSON report to this file")
     args = parser.parse_args()
+    if args.average < 1 or args.per_speaker < 1:
+        parser.error(f"--average and --per-speaker must be at least 1, got {args.average} and {args.per_speaker}")
     torch.set_num_threads(args.threads)
 
     utterances = validation_utterances(per_speaker=args.per_speaker)

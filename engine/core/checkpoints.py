@@ -226,18 +226,18 @@ def load_checkpoint(path: str | os.PathLike[str], *, expected_kind: str | None =
 
 
 def average_checkpoints(paths: Sequence[str | os.PathLike[str]], *, expected_kind: str | None = None) -> Checkpoint:
-    """Return the last checkpoint of ``paths`` with each floating-point weight replaced by its mean over all of them.
+    """Return the last checkpoint of ``paths`` with each floating-point weight averaged over all of them.
 
-    Averaging the weights of a few consecutive checkpoints of one run evens out the step-to-step
-    jitter of GAN training. The optimizer state is dropped: the result can be evaluated and exported,
-    not resumed. Integer tensors are taken from the last checkpoint.
+    Averaging a few consecutive checkpoints of one run evens out the step-to-step jitter of GAN
+    training. The optimizer state is dropped, so the result can be evaluated and exported but not
+    resumed. Integer tensors come from the last checkpoint.
 
     Raises:
         CheckpointError: when ``paths`` is empty, a checkpoint cannot be loaded, or the checkpoints
-            do not hold the same weights (names or shapes).
+            do not contain the same weights (names and shapes).
     """
     if not paths:
-        raise CheckpointError("No checkpoints to average; give at least one.")
+        raise CheckpointError("No checkpoints to average. Pass at least one checkpoint path.")
     loaded = [load_checkpoint(path, expected_kind=expected_kind) for path in paths]
     last = loaded[-1]
     weights = {key: value for key, value in last.tensors.items() if not key.startswith(f"{_OPTIM_PREFIX}.")}
@@ -246,8 +246,8 @@ def average_checkpoints(paths: Sequence[str | os.PathLike[str]], *, expected_kin
         for key, value in weights.items():
             other = checkpoint.tensors.get(key)
             if other is None or other.shape != value.shape:
-                raise CheckpointError(f"{checkpoint.path} and {last.path} contain different weights ({key}); "
-                                      "average only checkpoints of one run.")
+                raise CheckpointError(f"{checkpoint.path} and {last.path} contain different weights ({key}). "
+                                      "Average only checkpoints of the same run.")
             if key in sums:
                 sums[key] += other.double()
     averaged = {key: (sums[key] / len(loaded)).to(value.dtype) if key in sums else value

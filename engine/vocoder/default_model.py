@@ -27,7 +27,8 @@ from typing import Sequence
 
 import torch
 
-from engine.core.checkpoints import Checkpoint, average_checkpoints, load_checkpoint, restore, save_checkpoint
+from engine.core.checkpoints import (Checkpoint, CheckpointError, average_checkpoints, load_checkpoint, restore,
+                                     save_checkpoint)
 from engine.core.jobs import CheckpointSaved, Metrics
 from engine.core.paths import resources_dir
 from engine.vocoder.gan_vocoder import Discriminators, Generator
@@ -40,8 +41,8 @@ DEFAULT_MODEL_NAME = "istft_hifigan_16k"
 # The network and loss weights are VocoderTrainConfig's defaults, which the bundled model has. The
 # bundled model was trained in stages, each a run of this script with --set overrides: warm-up at a
 # higher learning rate, then at a lower one, then adversarial steps, last at a generator rate of 2e-4.
-# Its JSON and docs/benchmarks.md give the commands. A warm-up step (mel, STFT and phase losses) took about 0.3 s on one CPU thread,
-# an adversarial step about 0.9 s.
+# Its JSON and docs/benchmarks.md give the commands. A warm-up step (mel, STFT and phase losses) took
+# about 0.3 s on one CPU thread, an adversarial step about 0.9 s.
 # NOTE: the one-run schedule below (adversarial terms from step 1500) was not run with this network.
 DEFAULT_PRESET = VocoderTrainConfig(steps=10000, adversarial_start_step=1500, checkpoint_every=500,
                                     sample_every=500, device="cpu", precision="fp32")
@@ -94,11 +95,16 @@ def export_slim(checkpoint: Checkpoint, output: Path, metadata: dict[str, object
 
 
 def checkpoint_windows(run_dir: Path, average: int) -> list[list[Path]]:
-    """Return the checkpoints of ``run_dir`` that may be shipped, as runs of ``average`` consecutive ones.
+    """Return the checkpoints of ``run_dir`` that may be shipped, in windows of ``average`` consecutive ones.
 
     Only adversarially trained checkpoints count, unless the run never reached its adversarial start
     step. A run with fewer checkpoints than ``average`` gives one window of all of them.
+
+    Raises:
+        ValueError: when ``average`` is below 1 or the folder contains no checkpoint.
     """
+    if average < 1:
+        raise ValueError(f"Invalid average {average}: average at least 1 checkpoint.")
     candidates = []
     for weights in sorted(run_dir.glob("step_*.safetensors")):
         checkpoint = load_checkpoint(weights, expected_kind=CHECKPOINT_KIND)
@@ -115,22 +121,22 @@ def checkpoint_windows(run_dir: Path, average: int) -> list[list[Path]]:
 
 
 def window_checkpoint(window: Sequence[Path]) -> Checkpoint:
-    """Load one checkpoint, or the weight average of several (engine.core.checkpoints.average_checkpoints)."""
+    """Load the checkpoint of a one-checkpoint window, or the weight average of a longer one."""
     if len(window) == 1:
         return load_checkpoint(window[0], expected_kind=CHECKPOINT_KIND)
     return average_checkpoints(window, expected_kind=CHECKPOINT_KIND)
 
 
 def window_name(window: Sequence[Path]) -> str:
+    """Return the file name of a one-checkpoint window, or the first and last names of a longer one."""
     return window[0].name if len(window) == 1 else f"mean of {window[0].name} to {window[-1].name}"
 
 
 def select_by_validation(run_dir: Path, average: int = 1, per_speaker: int = 2) -> tuple[Checkpoint, dict[str, object]]:
     """Return the checkpoint (or mean of ``average`` consecutive ones) with the best mean validation PESQ.
 
-    ``per_speaker`` validation sentences of each training speaker are scored (16 exist).
-
-    The validation sentences are held out of training and are not the test sentences of
+    The score is over ``per_speaker`` validation sentences of each training speaker (16 exist). These
+    sentences are held out of training and are not the test sentences of
     ``evaluate.py``, so choosing by them leaves the reported test scores unbiased.
     """
     from engine.vocoder.evaluate import score_set, summarize, validation_utterances
@@ -176,6 +182,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.average < 1:
         parser.error(f"--average must be at least 1, got {args.average}")
+    if args.validation_per_speaker < 1:
+        parser.error(f"--validation-per-speaker must be at least 1, got {args.validation_per_speaker}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     torch.set_num_threads(1)
 
@@ -218,11 +226,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Imported here so that training starts even while the evaluation code is being changed.
     from engine.vocoder.evaluate import evaluate_vocoders
 
-    if args.select == "validation":
-        trained, selection = select_by_validation(args.run_dir, args.average, args.validation_per_speaker)
-    else:
-        window = checkpoint_windows(args.run_dir, args.average)[-1]
-        trained, selection = window_checkpoint(window), {"rule": "last checkpoint", "shipped": window_name(window)}
+    try:
+        if args.select == "validation":
+            trained, selection = select_by_validation(args.run_dir, args.average, args.validation_per_speaker)
+        else:
+            window = checkpoint_windows(args.run_dir, args.average)[-1]
+            trained, selection = window_checkpoint(window), {"rule": "last checkpoint", "shipped": window_name(window)}
+    except (ValueError, CheckpointError) as error:
+        logger.error("Export of %s failed: %s", args.run_dir, error)
+        return 1
     output = default_model_path(args.name)
     metadata: dict[str, object] = {
         "training_data": {

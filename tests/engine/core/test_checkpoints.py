@@ -139,5 +139,5 @@ def test_average_rejects_different_networks(tmp_path):
     with pytest.raises(CheckpointError, match="contain different weights") as raised:
         average_checkpoints([tmp_path / "narrow", tmp_path / "wide"])
     assert "narrow.safetensors" in str(raised.value)
-    with pytest.raises(CheckpointError, match="at least one"):
+    with pytest.raises(CheckpointError, match="at least one checkpoint"):
         average_checkpoints([])

@@ -10,7 +10,7 @@ import torch
 
 from engine.core.checkpoints import load_checkpoint
 from engine.core.jobs import CancelToken, CheckpointSaved, Failed, Finished, Metrics, Sample, Started, run_job
-from engine.vocoder.default_model import apply_overrides, checkpoint_windows, export_slim, window_checkpoint
+from engine.vocoder.default_model import apply_overrides, checkpoint_windows, export_slim, main, window_checkpoint
 from engine.vocoder.loading import load_vocoder
 from engine.vocoder.train import (CHECKPOINT_KIND, SegmentSampler, VocoderTrainConfig, VocoderTrainJob,
                                   finetune_config)
@@ -163,6 +163,8 @@ def test_shipping_candidates_average_adversarial_windows(tmp_path: Path, tiny_co
     assert checkpoint_windows(run, 1) == [[run / "step_000004.safetensors"], [run / "step_000006.safetensors"]]
     assert checkpoint_windows(run, 2) == [[run / "step_000004.safetensors", run / "step_000006.safetensors"]]
     assert checkpoint_windows(run, 5) == checkpoint_windows(run, 2)
+    with pytest.raises(ValueError, match="Invalid average 0"):
+        checkpoint_windows(run, 0)
 
     averaged = window_checkpoint(checkpoint_windows(run, 2)[0])
     first, last = (load_checkpoint(run / f"step_00000{step}") for step in (4, 6))
@@ -173,3 +175,12 @@ def test_shipping_candidates_average_adversarial_windows(tmp_path: Path, tiny_co
     assert audio.shape == (1, 5 * 256)
     assert torch.isfinite(audio).all()
     assert load_checkpoint(exported).tensors[key].dtype == torch.float16
+
+
+def test_export_of_empty_run_fails_clearly(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    threads = torch.get_num_threads()
+    try:  # main() sets one torch thread for training, so give the rest of the suite its threads back
+        assert main(["--run-dir", str(tmp_path), "--skip-training", "--name", "unused"]) == 1
+    finally:
+        torch.set_num_threads(threads)
+    assert f"{tmp_path} contains no checkpoint" in caplog.text
